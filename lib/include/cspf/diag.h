@@ -29,6 +29,8 @@ typedef struct cspf_diag {
 	char *keyword;         /* e.g. "required"; NULL outside schemas */
 	char *schema_location; /* absolute keyword location (URI#/ptr) */
 	char *message;         /* for a person */
+	int at_key;            /* the finding is about the member's name at
+				* `pointer`, not its value: point at the key */
 } cspf_diag;
 
 typedef struct cspf_diags {

@@ -1,0 +1,30 @@
+/*
+ * The cspf command line: one file per subcommand, each with
+ * int cmd_<name>(int argc, char **argv), returning the exit code
+ * (0 clean, 1 findings, 2 usage or environment error).
+ */
+#ifndef CSPF_CMD_H
+#define CSPF_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum { EXIT_CLEAN = 0, EXIT_FINDINGS = 1, EXIT_TROUBLE = 2 };
+
+int cmd_schema(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* Print "cspf: <message>" for the last library error, to stderr. */
+void cmd_print_error(const char *prefix);
+/* Usage error: prints to stderr, returns EXIT_TROUBLE. */
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Whether to colour output going to `f` (a TTY, NO_COLOR unset). */
+bool cmd_use_color(FILE *f);
+
+/* Number of online processors, at least 1. */
+unsigned cmd_ncpus(void);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * cspf: keeps a cloud estate honest against its own documentation.
+ * Dispatches to one file per subcommand (as git does).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cspf/common.h"
+#include "cmd.h"
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "schema", cmd_schema, "validate JSON documents against a JSON Schema (2020-12)" },
+	{ "help", cmd_help, "show help for cspf or one of its commands" },
+	{ "version", cmd_version, "print the version" },
+};
+
+static const char usage_text[] =
+	"usage: cspf [--version] [--help] <command> [<args>]\n"
+	"\n"
+	"cspf checks a cloud registry (JSON documents in git) against the\n"
+	"Cloud Security Policy Framework and against JSON Schemas.\n"
+	"\n"
+	"Commands:\n";
+
+static void print_usage(FILE *f)
+{
+	size_t i;
+
+	fputs(usage_text, f);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "   %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fputs("\nSee 'cspf help <command>' for a command's options.\n"
+	      "Exit status: 0 all good, 1 findings, 2 usage or environment "
+	      "error.\n", f);
+}
+
+void cmd_print_error(const char *prefix)
+{
+	const cspf_error *e = cspf_error_last();
+	const char *msg = e && e->message ? e->message : "unknown error";
+
+	if (e && e->file && e->line)
+		fprintf(stderr, "%s:%u:%u: error: %s\n", e->file, e->line,
+			e->column, msg);
+	else if (e && e->file && !strstr(msg, e->file))
+		fprintf(stderr, "cspf: %s%s%s: %s\n", prefix ? prefix : "",
+			prefix ? ": " : "", e->file, msg);
+	else
+		fprintf(stderr, "cspf: %s%s%s\n", prefix ? prefix : "",
+			prefix ? ": " : "", msg);
+}
+
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "cspf%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'cspf help%s%s'.\n", cmd ? " " : "",
+		cmd ? cmd : "");
+	return EXIT_TROUBLE;
+}
+
+bool cmd_use_color(FILE *f)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	if (nc && *nc)
+		return false;
+	if (term && strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(fileno(f));
+}
+
+unsigned cmd_ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("cspf %s\n", CSPF_VERSION);
+	return EXIT_CLEAN;
+}
+
+extern void cmd_schema_help(FILE *f);
+
+int cmd_help(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stdout);
+		return EXIT_CLEAN;
+	}
+	if (strcmp(argv[1], "schema") == 0) {
+		cmd_schema_help(stdout);
+		return EXIT_CLEAN;
+	}
+	return cmd_usage_error(NULL, "no help for '%s': not a cspf command",
+		argv[1]);
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+	int r;
+
+	if (argc < 2) {
+		print_usage(stderr);
+		return EXIT_TROUBLE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			r = commands[i].fn(argc - 1, argv + 1);
+			if (fflush(stdout) != 0 && r == EXIT_CLEAN) {
+				perror("cspf: writing output");
+				r = EXIT_TROUBLE;
+			}
+			return r;
+		}
+	}
+	return cmd_usage_error(NULL, "'%s' is not a cspf command", argv[1]);
+}
