@@ -464,7 +464,8 @@ static int run_validate(const struct options *o, file_list *files)
 	}
 	if (o->json)
 		fputs("{\n  \"errors\": [", stdout);
-	nthreads = o->jobs > 1 && files->count > 1 ? o->jobs : 0;
+	/* The main thread validates too, and prints in file order. */
+	nthreads = o->jobs > 1 && files->count > 1 ? o->jobs - 1 : 0;
 	if (nthreads > files->count)
 		nthreads = (unsigned)files->count;
 	if (nthreads) {
@@ -482,9 +483,17 @@ static int run_validate(const struct options *o, file_list *files)
 		pthread_attr_destroy(&attr);
 	}
 	for (i = 0; i < files->count; i++) {
-		if (!nthreads) {
-			process(&j, i);
-		} else if (!atomic_load(&j.done[i])) {
+		/*
+		 * Until file i is done, take files off the queue like a
+		 * worker; wait only when none is left.
+		 */
+		while (!atomic_load(&j.done[i])) {
+			size_t mine = atomic_fetch_add(&j.next, 1);
+			if (mine < files->count) {
+				process(&j, mine);
+				atomic_store(&j.done[mine], 1);
+				continue;
+			}
 			pthread_mutex_lock(&j.lock);
 			atomic_store(&j.waiting, i);
 			while (!atomic_load(&j.done[i]))

@@ -227,9 +227,11 @@ static void put_value(cspf_buf *b, const cJSON *value)
 
 /* ---- equality (const, enum, uniqueItems) ---- */
 
-static size_t str_len(const cJSON *s)
+/* cspf_json_strlen(), inlined: it runs for every string checked. */
+static inline size_t str_len(const cJSON *s)
 {
-	return cspf_json_strlen(s);
+	return s->valuedouble > 0 ? (size_t)s->valuedouble :
+		strlen(s->valuestring);
 }
 
 static int json_equal(const cJSON *a, const cJSON *b)
@@ -753,7 +755,6 @@ static int eval_kw(struct vctx *v, const sch_node *n, const sch_kw *k,
 			inst, path, scope, mine, n);
 	case KW_TYPE: {
 		unsigned bit = 0;
-		cspf_buf b = CSPF_BUF_INIT;
 		switch (t) {
 		case cJSON_NULL: bit = T_NULL; break;
 		case cJSON_True:
@@ -771,6 +772,7 @@ static int eval_kw(struct vctx *v, const sch_node *n, const sch_kw *k,
 		if (bit & k->u.types)
 			return 1;
 		if (v->out) {
+			cspf_buf b = CSPF_BUF_INIT;
 			put_types(&b, k->u.types);
 			report(v, path, NULL, 0, "type", k->loc,
 				"must be %s, not %s", b.ptr,
@@ -859,8 +861,12 @@ static int eval_kw(struct vctx *v, const sch_node *n, const sch_kw *k,
 		if (t != cJSON_String)
 			return 1;
 		len = str_len(inst);
-		/* Code points never outnumber bytes: skip the count. */
-		if (k->type == KW_MAXLENGTH && len <= k->u.count)
+		/*
+		 * A character takes one to four bytes: most strings are
+		 * settled by their byte length, without counting.
+		 */
+		if (k->type == KW_MAXLENGTH ? len <= k->u.count :
+		    len / 4 >= k->u.count)
 			return 1;
 		len = utf8_length(inst->valuestring, len);
 		if (k->type == KW_MAXLENGTH ? len <= k->u.count :
@@ -936,9 +942,26 @@ static int eval_kw(struct vctx *v, const sch_node *n, const sch_kw *k,
 		int ok = 1;
 		if (t != cJSON_Object)
 			return 1;
+		/*
+		 * Documents tend to list members in the schema's order:
+		 * search each name from where the last one was found.
+		 */
+		c = inst->child;
 		cJSON_ArrayForEach(x, k->u.required.names) {
-			if (cJSON_GetObjectItemCaseSensitive(inst,
-				    x->valuestring))
+			const cJSON *start = c ? c : inst->child, *m = start;
+			int found = 0;
+			while (m) {
+				if (m->string[0] == x->valuestring[0] &&
+				    strcmp(m->string, x->valuestring) == 0) {
+					found = 1;
+					c = m->next;
+					break;
+				}
+				m = m->next ? m->next : inst->child;
+				if (m == start)
+					break;
+			}
+			if (found)
 				continue;
 			ok = 0;
 			if (!v->out)

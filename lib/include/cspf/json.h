@@ -16,6 +16,11 @@
  *     an exponent, or an integer beyond 2^53) keeps its source lexeme,
  *     returned by cspf_json_number_text().
  *
+ * The tree belongs to its document, which allocates all of it at once:
+ * never cJSON_Delete(), detach, replace or cJSON_Duplicate() its items
+ * (a duplicate would lose the lengths of strings holding U+0000); free
+ * the document with cspf_json_doc_free().
+ *
  * Positions are not stored: cspf_json_position() finds the line and column
  * of any JSON pointer by scanning the retained source text, on demand, so
  * the fast path pays nothing for them.
