@@ -189,6 +189,8 @@ static void test_tree_is_plain_cjson(void **state)
 	cJSON_AddItemToArray((cJSON *)tags, extra);
 	assert_ptr_equal(cJSON_GetArrayItem(tags, 3), extra);
 	assert_ptr_equal(tags->child->prev, extra);
+	/* The document frees its own nodes only: take the stranger back. */
+	cJSON_Delete(cJSON_DetachItemViaPointer((cJSON *)tags, extra));
 
 	assert_string_equal(cspf_json_doc_name(doc), "t.json");
 	cspf_json_doc_free(doc);
