@@ -111,9 +111,6 @@ static const struct {
 
 static const char *const old_dialects[] = {
 	"http://json-schema.org/draft-03/schema",
-	"http://json-schema.org/draft-04/schema",
-	"http://json-schema.org/draft-06/schema",
-	"http://json-schema.org/draft-07/schema",
 	"https://json-schema.org/draft/2019-09/schema",
 	NULL,
 };
@@ -140,14 +137,17 @@ static long vocab_of(struct cstate *cs, const char *dialect,
 
 	if (!dialect || is_2020_12(dialect))
 		return SCH_VOCAB_ALL_2020_12;
+	if (sch_draft_of(dialect, 2020) < 2020)
+		return SCH_VOCAB_APPLICATOR | SCH_VOCAB_VALIDATION |
+			SCH_VOCAB_CONTENT;
 	for (old = old_dialects; *old; old++) {
 		if (strncmp(dialect, *old, strlen(*old)) == 0)
 			return cspf_error_set_at(CSPF_EUNSUPPORTED,
 				CSPF_ERRCLASS_SCHEMA, display, 0, 0, "/$schema",
 				"unsupported \"$schema\" dialect \"%s\": cspf "
-				"validates JSON Schema draft 2020-12 (\"%s\"); "
-				"update the schema's \"$schema\"",
-				dialect, SCH_DIALECT_2020_12);
+				"validates JSON Schema draft 2020-12 (\"%s\") "
+				"and drafts 7, 6 and 4; update the schema's "
+				"\"$schema\"", dialect, SCH_DIALECT_2020_12);
 	}
 	nofrag = cspf_uri_without_fragment(dialect, &frag);
 	if (!nofrag)
@@ -444,6 +444,77 @@ static int compile_props(struct cstate *cs, sch_node *n, size_t *alloc)
 	return 0;
 }
 
+/*
+ * Drafts 4 to 7: "items" is one schema for every item, or an array of
+ * schemas by position with "additionalItems" for the rest.
+ */
+static int compile_old_items(struct cstate *cs, sch_node *n, size_t *alloc)
+{
+	const cJSON *v = KW("items"), *add = KW("additionalItems");
+	sch_kw *k;
+
+	if (!v)
+		return 0;
+	if (!(k = add_kw(n, alloc, KW_ITEMS, "items")))
+		return cspf_error_set_oom();
+	if (cJSON_IsArray(v)) {
+		k->u.items.prefix_loc = kw_loc(n, "items");
+		if (compile_list(cs, n, v, &k->u.items.prefix,
+			    &k->u.items.nprefix, 0) < 0)
+			return -1;
+		if (add) {
+			NEED_SCHEMA(add);
+			k->u.items.items_loc = kw_loc(n, "additionalItems");
+			if (!(k->u.items.items = sub(cs, add)))
+				return -1;
+		}
+		return 0;
+	}
+	NEED_SCHEMA(v);
+	k->u.items.items_loc = kw_loc(n, "items");
+	if (!(k->u.items.items = sub(cs, v)))
+		return -1;
+	return 0;
+}
+
+/*
+ * Drafts 4 to 7: "dependencies" maps a property to the names it requires
+ * or to a schema; the two halves become 2020-12's keywords.
+ */
+static int compile_dependencies(struct cstate *cs, sch_node *n, size_t *alloc)
+{
+	const cJSON *v = KW("dependencies"), *item;
+	sch_kw *k;
+	size_t i = 0;
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsObject(v))
+		return bad_value(n, "dependencies", "an object");
+	if (!(k = add_kw(n, alloc, KW_DEPREQUIRED, "dependencies")))
+		return cspf_error_set_oom();
+	k->u.depreq.map = v;
+	if (!(k = add_kw(n, alloc, KW_DEPSCHEMAS, "dependencies")))
+		return cspf_error_set_oom();
+	k->u.depschemas.deps = calloc((size_t)cJSON_GetArraySize(v) + 1,
+		sizeof(sch_prop));
+	if (!k->u.depschemas.deps)
+		return cspf_error_set_oom();
+	cJSON_ArrayForEach(item, v) {
+		sch_prop *p;
+		if (cJSON_IsArray(item))
+			continue;
+		NEED_SCHEMA(item);
+		p = &k->u.depschemas.deps[i++];
+		k->u.depschemas.ndeps = i;
+		p->name = item->string;
+		p->len = strlen(item->string);
+		if (!(p->schema = sub(cs, item)))
+			return -1;
+	}
+	return 0;
+}
+
 static int compile_applicators(struct cstate *cs, sch_node *n, size_t *alloc)
 {
 	const cJSON *v, *item;
@@ -452,7 +523,10 @@ static int compile_applicators(struct cstate *cs, sch_node *n, size_t *alloc)
 
 	if (compile_props(cs, n, alloc) < 0)
 		return -1;
-	if ((v = KW("prefixItems")) || KW("items")) {
+	if (n->res->draft < 2020) {
+		if (compile_old_items(cs, n, alloc) < 0)
+			return -1;
+	} else if ((v = KW("prefixItems")) || KW("items")) {
 		if (!(k = add_kw(n, alloc, KW_ITEMS, v ? "prefixItems" :
 				 "items")))
 			return cspf_error_set_oom();
@@ -621,14 +695,31 @@ static int compile_validation(struct cstate *cs, sch_node *n, size_t *alloc,
 		k->u.value = v;
 	}
 	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		enum sch_kw_type type = limits[i].type;
 		if (!(v = KW(limits[i].name)))
 			continue;
+		if (n->res->draft == 4) {
+			/* Draft 4: exclusiveMaximum is a boolean that makes
+			 * maximum exclusive (and likewise for minimum). */
+			const cJSON *ex;
+			if (type == KW_EXMAXIMUM || type == KW_EXMINIMUM) {
+				if (!cJSON_IsBool(v))
+					return bad_value(n, limits[i].name,
+						"a boolean");
+				continue;
+			}
+			ex = KW(type == KW_MAXIMUM ? "exclusiveMaximum" :
+				"exclusiveMinimum");
+			if (type != KW_MULTIPLEOF && cJSON_IsTrue(ex))
+				type = type == KW_MAXIMUM ? KW_EXMAXIMUM :
+					KW_EXMINIMUM;
+		}
 		if (!cJSON_IsNumber(v) || (limits[i].type == KW_MULTIPLEOF &&
 					   !(v->valuedouble > 0)))
 			return bad_value(n, limits[i].name,
 				limits[i].type == KW_MULTIPLEOF ?
 				"a number greater than 0" : "a number");
-		if (!(k = add_kw(n, alloc, limits[i].type, limits[i].name)))
+		if (!(k = add_kw(n, alloc, type, limits[i].name)))
 			return cspf_error_set_oom();
 		k->u.value = v;
 	}
@@ -704,8 +795,11 @@ static int compile_object(struct cstate *cs, sch_node *n)
 			return cspf_error_set_oom();
 		if (!(k->u.sub = sub(cs, t)))
 			return -1;
+		/* Up to draft 7, $ref makes its siblings void. */
+		if (n->res->draft < 2020)
+			return 0;
 	}
-	if ((v = KW("$dynamicRef"))) {
+	if (n->res->draft == 2020 && (v = KW("$dynamicRef"))) {
 		const cJSON *t, *da;
 		if (!cJSON_IsString(v))
 			return bad_value(n, "$dynamicRef", "a string");
@@ -743,6 +837,8 @@ static int compile_object(struct cstate *cs, sch_node *n)
 	}
 	if ((vocab & SCH_VOCAB_APPLICATOR) &&
 	    compile_applicators(cs, n, &alloc) < 0)
+		return -1;
+	if (n->res->draft < 2020 && compile_dependencies(cs, n, &alloc) < 0)
 		return -1;
 	if (vocab & SCH_VOCAB_UNEVALUATED) {
 		if ((v = KW("unevaluatedItems"))) {

@@ -34,7 +34,11 @@ typedef struct sch_resource {
 	cspf_map anchors;     /* name -> const cJSON * ($anchor, $dynamicAnchor) */
 	cspf_map dyn_anchors; /* name -> const cJSON * ($dynamicAnchor only) */
 	const char *display;  /* how to show the document in errors, or NULL */
+	int draft;            /* 4, 6, 7 or 2020: the dialect's generation */
 } sch_resource;
+
+/* The generation of a dialect URI, or `inherited` when it is NULL. */
+int sch_draft_of(const char *dialect, int inherited);
 
 /* Where a schema node sits: its resource and its pointer from there. */
 typedef struct sch_ctx {
@@ -53,6 +57,7 @@ struct cspf_schema_set {
 	cspf_json_doc **docs; /* owned documents */
 	size_t ndocs, adocs;
 	char *last_uri;
+	char *default_dialect; /* for documents without "$schema" */
 	bool embedded_loaded;
 };
 

@@ -74,11 +74,45 @@ void cspf_schema_set_free(cspf_schema_set *set)
 	cspf_map_dispose(&set->resources);
 	cspf_map_dispose(&set->ctx);
 	free(set->last_uri);
+	free(set->default_dialect);
 	free(set);
 }
 
+int sch_draft_of(const char *dialect, int inherited)
+{
+	static const struct {
+		const char *prefix;
+		int draft;
+	} drafts[] = {
+		{ "http://json-schema.org/draft-04/schema", 4 },
+		{ "http://json-schema.org/draft-06/schema", 6 },
+		{ "http://json-schema.org/draft-07/schema", 7 },
+	};
+	size_t i;
+
+	if (!dialect)
+		return inherited;
+	for (i = 0; i < sizeof(drafts) / sizeof(drafts[0]); i++)
+		if (strncmp(dialect, drafts[i].prefix,
+			    strlen(drafts[i].prefix)) == 0)
+			return drafts[i].draft;
+	return 2020;
+}
+
+int cspf_schema_set_default_dialect(cspf_schema_set *set,
+	const char *dialect)
+{
+	char *d = dialect ? strdup(dialect) : NULL;
+
+	if (dialect && !d)
+		return cspf_error_set_oom();
+	free(set->default_dialect);
+	set->default_dialect = d;
+	return 0;
+}
+
 static sch_resource *new_resource(cspf_schema_set *set, const char *uri,
-	const cJSON *root, const char *dialect)
+	const cJSON *root, const char *dialect, int inherited_draft)
 {
 	sch_resource *r;
 
@@ -94,6 +128,7 @@ static sch_resource *new_resource(cspf_schema_set *set, const char *uri,
 	}
 	r->root = root;
 	r->dialect = dialect;
+	r->draft = sch_draft_of(dialect, inherited_draft);
 	r->anchors.strings = 1;
 	r->dyn_anchors.strings = 1;
 	set->res_list[set->nres++] = r;
@@ -132,7 +167,7 @@ static const char *const single_kw[] = {
 static const char *const array_kw[] = { "allOf", "anyOf", "oneOf",
 	"prefixItems", NULL };
 static const char *const map_kw[] = { "properties", "patternProperties",
-	"$defs", "definitions", "dependentSchemas", NULL };
+	"$defs", "definitions", "dependentSchemas", "dependencies", NULL };
 
 static int is_in(const char *s, const char *const *list)
 {
@@ -182,7 +217,22 @@ static int walk(cspf_schema_set *set, const cJSON *node, sch_resource *res,
 			return cspf_error_set_oom();
 		return 0;
 	}
-	id = cJSON_GetObjectItemCaseSensitive(node, "$id");
+	id = cJSON_GetObjectItemCaseSensitive(node,
+		res->draft == 4 ? "id" : "$id");
+	if (res->draft < 2020 && cJSON_IsString(id) &&
+	    (id->valuestring[0] == '#' ||
+	     cJSON_GetObjectItemCaseSensitive(node, "$ref"))) {
+		/*
+		 * Up to draft 7, an id that is only "#name" is an anchor,
+		 * and $ref makes every sibling keyword, id included, void.
+		 */
+		if (id->valuestring[0] == '#' &&
+		    !cJSON_GetObjectItemCaseSensitive(node, "$ref") &&
+		    cspf_map_puts(&res->anchors, id->valuestring + 1,
+			    (void *)node) < 0)
+			return cspf_error_set_oom();
+		id = NULL;
+	}
 	if (cJSON_IsString(id) && node != res->root) {
 		const char *frag;
 		char *abs = cspf_uri_resolve(res->uri, id->valuestring);
@@ -200,7 +250,7 @@ static int walk(cspf_schema_set *set, const cJSON *node, sch_resource *res,
 				ptr->ptr);
 		nr = new_resource(set, nofrag,
 			node, cJSON_IsString(sch) ? sch->valuestring :
-			res->dialect);
+			res->dialect, res->draft);
 		if (!nr || cspf_map_puts(&set->resources, nofrag, nr) < 0) {
 			free(nofrag);
 			return cspf_error_set_oom();
@@ -212,11 +262,13 @@ static int walk(cspf_schema_set *set, const cJSON *node, sch_resource *res,
 	}
 	if (!sch_set_ctx(set, node, res, ptr->ptr))
 		goto oom;
-	kw = cJSON_GetObjectItemCaseSensitive(node, "$anchor");
+	kw = res->draft < 2020 ? NULL :
+		cJSON_GetObjectItemCaseSensitive(node, "$anchor");
 	if (cJSON_IsString(kw) &&
 	    cspf_map_puts(&res->anchors, kw->valuestring, (void *)node) < 0)
 		goto oom;
-	kw = cJSON_GetObjectItemCaseSensitive(node, "$dynamicAnchor");
+	kw = res->draft < 2020 ? NULL :
+		cJSON_GetObjectItemCaseSensitive(node, "$dynamicAnchor");
 	if (cJSON_IsString(kw) &&
 	    (cspf_map_puts(&res->anchors, kw->valuestring, (void *)node) < 0 ||
 	     cspf_map_puts(&res->dyn_anchors, kw->valuestring,
@@ -272,16 +324,24 @@ oom:
 static int add_root(cspf_schema_set *set, const cJSON *root,
 	const char *uri, const char *display)
 {
-	const cJSON *id = cJSON_IsObject(root) ?
-		cJSON_GetObjectItemCaseSensitive(root, "$id") : NULL;
 	const cJSON *sch = cJSON_IsObject(root) ?
 		cJSON_GetObjectItemCaseSensitive(root, "$schema") : NULL;
+	const char *dialect = cJSON_IsString(sch) ? sch->valuestring :
+		set->default_dialect;
+	int draft = sch_draft_of(dialect, 2020);
+	const cJSON *id = cJSON_IsObject(root) ?
+		cJSON_GetObjectItemCaseSensitive(root,
+			draft == 4 ? "id" : "$id") : NULL;
 	char *base = NULL, *abs;
 	const char *frag;
 	sch_resource *res;
 	cspf_buf ptr = CSPF_BUF_INIT;
 	int r;
 
+	if (draft < 2020 && cJSON_IsString(id) &&
+	    (id->valuestring[0] == '#' ||
+	     cJSON_GetObjectItemCaseSensitive(root, "$ref")))
+		id = NULL; /* an anchor, or void beside $ref (walk() sees it) */
 	if (cJSON_IsString(id)) {
 		abs = cspf_uri_resolve(uri ? uri : "", id->valuestring);
 		base = abs ? cspf_uri_without_fragment(abs, &frag) : NULL;
@@ -302,8 +362,7 @@ static int add_root(cspf_schema_set *set, const cJSON *root,
 		free(base);
 		return r;
 	}
-	res = new_resource(set, base, root,
-		cJSON_IsString(sch) ? sch->valuestring : NULL);
+	res = new_resource(set, base, root, dialect, 2020);
 	if (!res || cspf_map_puts(&set->resources, base, res) < 0) {
 		free(base);
 		return cspf_error_set_oom();

@@ -977,7 +977,8 @@ static int eval_kw(struct vctx *v, const sch_node *n, const sch_kw *k,
 		if (t != cJSON_Object)
 			return 1;
 		cJSON_ArrayForEach(c, k->u.depreq.map) {
-			if (!cJSON_GetObjectItemCaseSensitive(inst, c->string))
+			if (!cJSON_IsArray(c) ||
+			    !cJSON_GetObjectItemCaseSensitive(inst, c->string))
 				continue;
 			cJSON_ArrayForEach(x, c) {
 				if (!cJSON_IsString(x) ||

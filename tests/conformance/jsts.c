@@ -134,6 +134,7 @@ static int skipped(const char *file, const char *group, const char *test)
 }
 
 static size_t passed, failed, nskipped;
+static const char *dialect; /* for schemas without "$schema" */
 
 static void fail(const char *file, const char *group, const char *test,
 	const char *why)
@@ -158,6 +159,8 @@ static void run_group(const char *file, const cJSON *group)
 
 	opts.format_assert = 0; /* the specification's default */
 	cspf_schema_set_new(&set);
+	if (dialect)
+		cspf_schema_set_default_dialect(set, dialect);
 	for (i = 0; i < nremotes; i++)
 		cspf_schema_set_add_json(set, cspf_json_doc_root(
 			remotes[i].doc), remotes[i].uri);
@@ -259,6 +262,12 @@ int main(int argc, char **argv)
 	}
 	if (skipfile)
 		load_skips(skipfile);
+	if (!strcmp(draft, "draft4"))
+		dialect = "http://json-schema.org/draft-04/schema#";
+	else if (!strcmp(draft, "draft6"))
+		dialect = "http://json-schema.org/draft-06/schema#";
+	else if (!strcmp(draft, "draft7"))
+		dialect = "http://json-schema.org/draft-07/schema#";
 	snprintf(path, sizeof(path), "%s/remotes", suite);
 	load_remotes(path, "http://localhost:1234/");
 	for (i = 0; i < n; i++) {

@@ -1,6 +1,8 @@
 /*
  * cspf - JSON Schema draft 2020-12.
  *
+ * Drafts 4, 6 and 7 are understood too, by their "$schema".
+ *
  * A schema set holds schema documents by URI (nothing is ever fetched from
  * the network: every $ref must resolve to a document added to the set or
  * built into cspf, such as the 2020-12 meta-schemas).  A schema compiled
@@ -42,6 +44,15 @@ typedef struct cspf_schema_options {
 
 int cspf_schema_set_new(cspf_schema_set **out);
 void cspf_schema_set_free(cspf_schema_set *set);
+
+/*
+ * The dialect of schema documents added from now on that have no
+ * "$schema" (by default draft 2020-12).  Drafts 4, 6 and 7 are supported
+ * too, for schemas users bring (SARIF's is draft-04): give their
+ * meta-schema URI, e.g. "http://json-schema.org/draft-07/schema#".
+ */
+int cspf_schema_set_default_dialect(cspf_schema_set *set,
+	const char *dialect);
 
 /*
  * Add a schema document.  `uri` is the URI it is retrieved by (may be

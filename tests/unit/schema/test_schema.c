@@ -230,7 +230,7 @@ static void test_refusals(void **state)
 	assert_non_null(strstr(cspf_error_last()->message, "dialect"));
 	cspf_schema_set_free(set);
 	assert_true(compile(&set, &schema, "{\"$schema\": "
-		"\"http://json-schema.org/draft-07/schema#\"}", 1) < 0);
+		"\"https://json-schema.org/draft/2019-09/schema\"}", 1) < 0);
 	assert_non_null(strstr(cspf_error_last()->message, "2020-12"));
 	cspf_schema_set_free(set);
 	/* an unresolvable $ref, a keyword of the wrong type */
