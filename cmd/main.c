@@ -16,6 +16,7 @@ static const struct command {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{ "validate", cmd_validate, "validate the registry: schemas, references, secrets" },
 	{ "schema", cmd_schema, "validate JSON documents against a JSON Schema (2020-12)" },
 	{ "help", cmd_help, "show help for cspf or one of its commands" },
 	{ "version", cmd_version, "print the version" },
@@ -98,6 +99,7 @@ int cmd_version(int argc, char **argv)
 }
 
 extern void cmd_schema_help(FILE *f);
+extern void cmd_validate_help(FILE *f);
 
 int cmd_help(int argc, char **argv)
 {
@@ -107,6 +109,10 @@ int cmd_help(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "schema") == 0) {
 		cmd_schema_help(stdout);
+		return EXIT_CLEAN;
+	}
+	if (strcmp(argv[1], "validate") == 0) {
+		cmd_validate_help(stdout);
 		return EXIT_CLEAN;
 	}
 	return cmd_usage_error(NULL, "no help for '%s': not a cspf command",

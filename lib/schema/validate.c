@@ -1189,7 +1189,15 @@ static int eval(struct vctx *v, const sch_node *n, const cJSON *inst,
 				break;
 		}
 	}
-	if (r >= 0 && ok && ev && mine.bits)
+	/*
+	 * A failed schema's annotations are dropped (the specification).
+	 * But when errors are being collected, no quiet branch (anyOf, not,
+	 * if) is above us, so our failure fails the schema that asked for
+	 * them: passing them on then changes no verdict, and spares the
+	 * user "property not allowed" for every property a broken $ref'd
+	 * schema does define.
+	 */
+	if (r >= 0 && (ok || v->out) && ev && mine.bits)
 		ev_merge(ev, &mine);
 	ev_free(&mine);
 	v->depth--;

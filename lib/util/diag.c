@@ -82,6 +82,19 @@ int cspf_diags_move(cspf_diags *to, cspf_diags *from)
 	return 0;
 }
 
+void cspf_diags_keep_rule(cspf_diags *list, const char *rule)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < list->count; i++) {
+		if (list->items[i].rule && !strcmp(list->items[i].rule, rule))
+			list->items[k++] = list->items[i];
+		else
+			diag_dispose(&list->items[i]);
+	}
+	list->count = k;
+}
+
 void cspf_diags_clear(cspf_diags *list)
 {
 	size_t i;

@@ -53,6 +53,9 @@ cspf_diag *cspf_diags_add(cspf_diags *list, cspf_severity sev,
 /* Move every entry of `from` to the end of `to`; `from` is left empty. */
 int cspf_diags_move(cspf_diags *to, cspf_diags *from);
 
+/* Drop every entry whose rule is not `rule`. */
+void cspf_diags_keep_rule(cspf_diags *list, const char *rule);
+
 /* Release the entries; the list can be reused. */
 void cspf_diags_clear(cspf_diags *list);
 

@@ -1,0 +1,76 @@
+/*
+ * cspf - the registry: a tree of JSON documents in a git repository,
+ * describing accounts, credentials, assets, teams and exceptions.
+ *
+ * Kinds are found by path (DESIGN.md):
+ *   accounts/<provider>/<name>.json     account
+ *   credentials/<provider>/<name>.json  credentials
+ *   assets/<kind>/<name>.json           an asset of that kind
+ *   teams/<name>.json                   team
+ *   exceptions/<id>.json                exception
+ *   cspf.json                           the registry's configuration
+ * An entity's id is its path without ".json"; a credential's is its
+ * file's id, "#" and its username.
+ */
+#ifndef CSPF_REGISTRY_H
+#define CSPF_REGISTRY_H
+
+#include "common.h"
+#include "diag.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+	CSPF_KIND_NONE = 0, /* belongs to no kind */
+	CSPF_KIND_ACCOUNT,
+	CSPF_KIND_CREDENTIALS,
+	CSPF_KIND_ASSET,
+	CSPF_KIND_TEAM,
+	CSPF_KIND_EXCEPTION,
+	CSPF_KIND_CONFIG,
+} cspf_kind;
+
+/*
+ * The kind of the file at `path` (relative to the registry's root, with
+ * '/' separators).  For an asset, `*asset_kind` (may be NULL) is set to
+ * the folder name, lent from `path` with its length in `*asset_len`.
+ */
+cspf_kind cspf_registry_kind_of(const char *path, const char **asset_kind,
+	size_t *asset_len);
+
+typedef struct cspf_registry_options {
+	unsigned int version;
+	const char *rev;  /* read this commit's tree, not the work tree */
+	const char *base; /* only what changed since this commit */
+	unsigned int jobs; /* threads; 0: the number of cores */
+	int format_assert; /* formats as assertions (default on) */
+} cspf_registry_options;
+
+#define CSPF_REGISTRY_OPTIONS_VERSION 1
+#define CSPF_REGISTRY_OPTIONS_INIT { CSPF_REGISTRY_OPTIONS_VERSION, NULL, \
+	NULL, 0, 1 }
+
+/* What a validation looked at. */
+typedef struct cspf_registry_stats {
+	size_t files;     /* files of the registry */
+	size_t checked;   /* files validated (all, or those --base selects) */
+	size_t entities;  /* accounts, credentials, assets, teams, ... */
+} cspf_registry_stats;
+
+/*
+ * Validate the registry at `path` (a directory in a git work tree, or a
+ * repository when opts->rev is set): schemas, references, duplicate ids,
+ * files of no kind, symbolic links.  Findings are appended to `out`,
+ * sorted by file and position, with `file` relative to the registry's
+ * root.  Returns 0 (findings or not), or negative when the registry
+ * cannot be read at all (not a directory, no such revision).
+ */
+int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
+	const char *path, const cspf_registry_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

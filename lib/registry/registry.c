@@ -1,0 +1,832 @@
+/*
+ * Loading and validating a registry, from the work tree or straight from
+ * a commit's tree in the object database (no checkout: it runs in a
+ * pre-receive hook).  Files are read and validated in parallel; each
+ * worker has its own repository handle, as libgit2 objects are not to be
+ * shared between threads.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "cspf/json.h"
+#include "cspf/registry.h"
+#include "cspf/schema.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/map.h"
+
+#define SCHEMA_BASE "https://schema.cspf.dev/v1/"
+
+struct rfile {
+	char *path;     /* relative to the root, '/' separators */
+	git_oid oid;    /* with --rev */
+	cspf_kind kind;
+	const char *asset; /* the asset kind, into path */
+	size_t asset_len;
+	int check;      /* 2: validate fully; 1: references only; 0: skip */
+	cspf_diags diags;
+	char *account_id; /* an account's provider id, for duplicates */
+	unsigned int aid_line, aid_col;
+	char **usernames; /* a credentials file's usernames */
+	size_t nusernames;
+};
+
+struct kind_schema {
+	const char *name; /* "account", "service", ... */
+	cspf_schema *schema;
+};
+
+struct ctx {
+	const char *root;      /* work tree directory, or repository path */
+	const cspf_registry_options *opts;
+	struct rfile *files;
+	size_t nfiles, afiles;
+	cspf_map by_path;      /* id (path without .json) -> struct rfile * */
+	cspf_schema_set *set;
+	cspf_map schemas;      /* kind name -> cspf_schema * (NULL: none) */
+	atomic_size_t next;
+	int use_git;
+	char *repo_path;
+};
+
+static const char *const kind_names[] = {
+	[CSPF_KIND_NONE] = NULL,
+	[CSPF_KIND_ACCOUNT] = "account",
+	[CSPF_KIND_CREDENTIALS] = "credentials",
+	[CSPF_KIND_ASSET] = NULL,
+	[CSPF_KIND_TEAM] = "team",
+	[CSPF_KIND_EXCEPTION] = "exception",
+	[CSPF_KIND_CONFIG] = "config",
+};
+
+/* Number of '/'-separated segments of `p`, and the first one's length. */
+static size_t segments(const char *p, size_t *first_len)
+{
+	size_t n = 1;
+	const char *s = strchr(p, '/');
+
+	*first_len = s ? (size_t)(s - p) : strlen(p);
+	for (; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+cspf_kind cspf_registry_kind_of(const char *path, const char **asset_kind,
+	size_t *asset_len)
+{
+	size_t n, first, len = strlen(path);
+
+	if (asset_kind)
+		*asset_kind = NULL;
+	if (len < 6 || strcmp(path + len - 5, ".json") != 0)
+		return CSPF_KIND_NONE;
+	if (strcmp(path, "cspf.json") == 0)
+		return CSPF_KIND_CONFIG;
+	n = segments(path, &first);
+#define TOP(name) (first == strlen(name) && strncmp(path, name, first) == 0)
+	if (n == 3 && TOP("accounts"))
+		return CSPF_KIND_ACCOUNT;
+	if (n == 3 && TOP("credentials"))
+		return CSPF_KIND_CREDENTIALS;
+	if (n == 2 && TOP("teams"))
+		return CSPF_KIND_TEAM;
+	if (n == 2 && TOP("exceptions"))
+		return CSPF_KIND_EXCEPTION;
+	if (n == 3 && TOP("assets")) {
+		const char *k = path + first + 1;
+		if (asset_kind) {
+			*asset_kind = k;
+			*asset_len = (size_t)(strchr(k, '/') - k);
+		}
+		return CSPF_KIND_ASSET;
+	}
+#undef TOP
+	return CSPF_KIND_NONE;
+}
+
+/* ---- finding helpers ---- */
+
+static cspf_diag *finding(cspf_diags *d, const char *rule, const char *file,
+	const char *pointer, unsigned line, unsigned col, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+static cspf_diag *finding(cspf_diags *d, const char *rule, const char *file,
+	const char *pointer, unsigned line, unsigned col, const char *fmt, ...)
+{
+	cspf_buf msg = CSPF_BUF_INIT;
+	cspf_diag *x;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cspf_buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	x = cspf_diags_add(d, CSPF_SEVERITY_ERROR, rule, file, pointer, NULL,
+		NULL, msg.ptr);
+	if (x) {
+		x->line = line;
+		x->column = col;
+	}
+	cspf_buf_dispose(&msg);
+	return x;
+}
+
+/* ---- enumeration ---- */
+
+static int add_file(struct ctx *c, const char *path, const git_oid *oid)
+{
+	struct rfile *f;
+
+	if (c->nfiles == c->afiles) {
+		size_t n = c->afiles ? c->afiles * 2 : 256;
+		struct rfile *p = realloc(c->files, n * sizeof(*p));
+		if (!p)
+			return cspf_error_set_oom();
+		c->files = p;
+		c->afiles = n;
+	}
+	f = &c->files[c->nfiles];
+	memset(f, 0, sizeof(*f));
+	if (!(f->path = strdup(path)))
+		return cspf_error_set_oom();
+	if (oid)
+		git_oid_cpy(&f->oid, oid);
+	f->kind = cspf_registry_kind_of(f->path, &f->asset, &f->asset_len);
+	f->check = 2;
+	c->nfiles++;
+	return 0;
+}
+
+/* A symbolic link is reported and never followed. */
+static int add_symlink(struct ctx *c, const char *path)
+{
+	int r = add_file(c, path, NULL);
+
+	if (r < 0)
+		return r;
+	c->files[c->nfiles - 1].check = 0;
+	finding(&c->files[c->nfiles - 1].diags, "symlink", path, NULL, 0, 0,
+		"symbolic links are not followed (it could lead out of the "
+		"registry): replace the link with the file itself");
+	return 0;
+}
+
+static int walk_dir(struct ctx *c, cspf_buf *rel, unsigned depth)
+{
+	cspf_buf full = CSPF_BUF_INIT;
+	DIR *d;
+	struct dirent *e;
+	char **names = NULL;
+	unsigned char *types = NULL;
+	size_t n = 0, a = 0, i, mark = rel->size;
+	int r = 0;
+
+	cspf_buf_puts(&full, c->root);
+	if (rel->size) {
+		cspf_buf_putc(&full, '/');
+		cspf_buf_put(&full, rel->ptr, rel->size);
+	}
+	if (depth > 32 || !(d = opendir(full.ptr))) {
+		r = depth > 32 ? cspf_error_set(CSPF_ETOOBIG,
+			CSPF_ERRCLASS_OS, "%s: directories nested too deeply",
+			full.ptr) : cspf_error_set_os("cannot read '%s'",
+			full.ptr);
+		cspf_buf_dispose(&full);
+		return r;
+	}
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue; /* ., .., .git, .github, editors' files */
+		if (n == a) {
+			a = a ? a * 2 : 32;
+			names = realloc(names, a * sizeof(*names));
+			types = realloc(types, a);
+			if (!names || !types) {
+				r = cspf_error_set_oom();
+				break;
+			}
+		}
+		types[n] = e->d_type;
+		if (!(names[n++] = strdup(e->d_name))) {
+			r = cspf_error_set_oom();
+			break;
+		}
+	}
+	closedir(d);
+	for (i = 0; i < n; i++) {
+		unsigned char t = types[i];
+		if (r == 0) {
+			cspf_buf_truncate(rel, mark);
+			if (rel->size)
+				cspf_buf_putc(rel, '/');
+			cspf_buf_puts(rel, names[i]);
+			if (t == DT_UNKNOWN) {
+				struct stat st;
+				cspf_buf p = CSPF_BUF_INIT;
+				cspf_buf_printf(&p, "%s/%s", c->root, rel->ptr);
+				t = lstat(p.ptr, &st) < 0 ? DT_UNKNOWN :
+					S_ISDIR(st.st_mode) ? DT_DIR :
+					S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
+				cspf_buf_dispose(&p);
+			}
+			if (t == DT_DIR)
+				r = walk_dir(c, rel, depth + 1);
+			else if (t == DT_LNK)
+				r = add_symlink(c, rel->ptr);
+			else if (t == DT_REG && rel->size > 5 &&
+				 !strcmp(rel->ptr + rel->size - 5, ".json"))
+				r = add_file(c, rel->ptr, NULL);
+		}
+		free(names[i]);
+	}
+	cspf_buf_truncate(rel, mark);
+	free(names);
+	free(types);
+	cspf_buf_dispose(&full);
+	return r;
+}
+
+struct tree_walk {
+	struct ctx *c;
+	int error;
+};
+
+static int tree_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct tree_walk *w = payload;
+	const char *name = git_tree_entry_name(e);
+	git_filemode_t mode = git_tree_entry_filemode(e);
+	cspf_buf p = CSPF_BUF_INIT;
+	size_t len;
+
+	if (name[0] == '.')
+		return 1; /* skip it, and below it */
+	if (mode == GIT_FILEMODE_TREE)
+		return 0;
+	cspf_buf_puts(&p, root);
+	cspf_buf_puts(&p, name);
+	len = p.size;
+	if (mode == GIT_FILEMODE_LINK)
+		w->error = add_symlink(w->c, p.ptr);
+	else if ((mode == GIT_FILEMODE_BLOB ||
+		  mode == GIT_FILEMODE_BLOB_EXECUTABLE) && len > 5 &&
+		 !strcmp(p.ptr + len - 5, ".json"))
+		w->error = add_file(w->c, p.ptr, git_tree_entry_id(e));
+	cspf_buf_dispose(&p);
+	return w->error < 0 ? -1 : 0;
+}
+
+static int git_fail(const char *what)
+{
+	const git_error *e = git_error_last();
+
+	return cspf_error_set(CSPF_ERROR, CSPF_ERRCLASS_OS, "%s: %s", what,
+		e && e->message ? e->message : "git error");
+}
+
+static int tree_at(git_tree **out, git_repository *repo, const char *rev)
+{
+	git_object *obj = NULL;
+	int r;
+
+	if (git_revparse_single(&obj, repo, rev) < 0)
+		return cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_INVALID,
+			"no revision '%s' in the repository", rev);
+	r = git_object_peel((git_object **)out, obj, GIT_OBJECT_TREE);
+	git_object_free(obj);
+	return r < 0 ? git_fail(rev) : 0;
+}
+
+/*
+ * With --base: mark what to check.  Changed files are validated fully;
+ * when a change deletes or renames a file, every other file is read for
+ * its references (the deleted id may be what it points at); accounts are
+ * always read, for duplicate account ids.
+ */
+static int select_changed(struct ctx *c, git_repository *repo)
+{
+	git_tree *base = NULL, *head = NULL;
+	git_diff *diff = NULL;
+	git_diff_options dopts;
+	git_diff_find_options fopts;
+	size_t i, n;
+	int deletions = 0, r;
+
+	git_diff_options_init(&dopts, GIT_DIFF_OPTIONS_VERSION);
+	git_diff_find_options_init(&fopts, GIT_DIFF_FIND_OPTIONS_VERSION);
+
+	if ((r = tree_at(&base, repo, c->opts->base)) < 0)
+		return r;
+	if (c->opts->rev) {
+		if ((r = tree_at(&head, repo, c->opts->rev)) < 0)
+			goto out;
+		r = git_diff_tree_to_tree(&diff, repo, base, head, &dopts);
+	} else {
+		dopts.flags |= GIT_DIFF_INCLUDE_UNTRACKED |
+			GIT_DIFF_RECURSE_UNTRACKED_DIRS;
+		r = git_diff_tree_to_workdir_with_index(&diff, repo, base,
+			&dopts);
+	}
+	if (r < 0 || git_diff_find_similar(diff, &fopts) < 0) {
+		r = git_fail("diff");
+		goto out;
+	}
+	for (i = 0; i < c->nfiles; i++)
+		c->files[i].check = c->files[i].diags.count ? 0 : 1;
+	n = git_diff_num_deltas(diff);
+	for (i = 0; i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		struct rfile *f;
+		const char *p = d->new_file.path;
+		char *id;
+		size_t len;
+
+		if (d->status == GIT_DELTA_DELETED ||
+		    d->status == GIT_DELTA_RENAMED) {
+			deletions = 1;
+			if (d->status == GIT_DELTA_DELETED)
+				continue;
+		}
+		len = strlen(p);
+		if (len <= 5 || strcmp(p + len - 5, ".json"))
+			continue;
+		id = strndup(p, len - 5);
+		f = id ? cspf_map_gets(&c->by_path, id) : NULL;
+		free(id);
+		if (f && !f->diags.count)
+			f->check = 2;
+	}
+	for (i = 0; i < c->nfiles; i++) {
+		struct rfile *f = &c->files[i];
+		if (f->check == 1 && !deletions && f->kind != CSPF_KIND_ACCOUNT)
+			f->check = 0;
+	}
+	r = 0;
+out:
+	git_diff_free(diff);
+	git_tree_free(base);
+	git_tree_free(head);
+	return r;
+}
+
+/* ---- per file ---- */
+
+static const cspf_schema *schema_for(struct ctx *c, const struct rfile *f)
+{
+	char name[128];
+
+	if (f->kind == CSPF_KIND_ASSET)
+		snprintf(name, sizeof(name), "%.*s", (int)f->asset_len,
+			f->asset);
+	else
+		snprintf(name, sizeof(name), "%s", kind_names[f->kind]);
+	return cspf_map_gets(&c->schemas, name);
+}
+
+static int ref_exists(struct ctx *c, const char *id)
+{
+	return cspf_map_gets(&c->by_path, id) != NULL;
+}
+
+/* Check that member `key` of `obj` (a string) names an existing entity. */
+static void check_ref(struct ctx *c, struct rfile *f,
+	const cspf_json_doc *doc, const cJSON *obj, const char *key,
+	const char *prefix, const char *ptr_prefix, const char *what)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	cspf_buf id = CSPF_BUF_INIT, ptr = CSPF_BUF_INIT;
+	unsigned line = 0, col = 0;
+
+	if (!cJSON_IsString(v) || !*v->valuestring)
+		return;
+	if (prefix && strncmp(v->valuestring, prefix, strlen(prefix)) != 0)
+		cspf_buf_puts(&id, prefix);
+	cspf_buf_puts(&id, v->valuestring);
+	if (!ref_exists(c, id.ptr)) {
+		cspf_buf_puts(&ptr, ptr_prefix);
+		cspf_buf_put_pointer_token(&ptr, key, strlen(key));
+		cspf_json_position(&line, &col, doc, ptr.ptr,
+			CSPF_JSON_POS_VALUE);
+		finding(&f->diags, "dangling-reference", f->path, ptr.ptr,
+			line, col, "%s \"%s\" does not exist: there is no "
+			"%s.json in the registry", what, v->valuestring,
+			id.ptr);
+	}
+	cspf_buf_dispose(&id);
+	cspf_buf_dispose(&ptr);
+}
+
+/* References and identities of one parsed document. */
+static void extract(struct ctx *c, struct rfile *f, const cspf_json_doc *doc)
+{
+	const cJSON *root = cspf_json_doc_root(doc), *v, *cred;
+	size_t i = 0;
+
+	if (!cJSON_IsObject(root))
+		return;
+	switch (f->kind) {
+	case CSPF_KIND_ACCOUNT:
+		check_ref(c, f, doc, root, "team", "teams/", "", "team");
+		check_ref(c, f, doc, root, "credentials", NULL, "",
+			"credential file");
+		v = cJSON_GetObjectItemCaseSensitive(root, "accountid");
+		if (cJSON_IsString(v) && (f->account_id = strdup(
+			    v->valuestring)))
+			cspf_json_position(&f->aid_line, &f->aid_col, doc,
+				"/accountid", CSPF_JSON_POS_VALUE);
+		break;
+	case CSPF_KIND_ASSET:
+		check_ref(c, f, doc, root, "team", "teams/", "", "team");
+		break;
+	case CSPF_KIND_EXCEPTION:
+		v = cJSON_GetObjectItemCaseSensitive(root, "target");
+		if (cJSON_IsString(v)) {
+			char *t = strdup(v->valuestring), *hash;
+			if (t && (hash = strchr(t, '#')))
+				*hash = '\0';
+			if (t && !ref_exists(c, t)) {
+				unsigned line = 0, col = 0;
+				cspf_json_position(&line, &col, doc, "/target",
+					CSPF_JSON_POS_VALUE);
+				finding(&f->diags, "dangling-reference",
+					f->path, "/target", line, col,
+					"the exception's target \"%s\" does not "
+					"exist in the registry",
+					v->valuestring);
+			}
+			free(t);
+		}
+		break;
+	case CSPF_KIND_CREDENTIALS:
+		v = cJSON_GetObjectItemCaseSensitive(root, "credentials");
+		f->nusernames = 0;
+		cJSON_ArrayForEach(cred, v) {
+			char ptr[64];
+			const cJSON *u = cJSON_GetObjectItemCaseSensitive(cred,
+				"username");
+			snprintf(ptr, sizeof(ptr), "/credentials/%zu", i++);
+			check_ref(c, f, doc, cred, "account", "accounts/", ptr,
+				"account");
+			if (!cJSON_IsString(u))
+				continue;
+			for (size_t k = 0; k < f->nusernames; k++) {
+				if (strcmp(f->usernames[k], u->valuestring))
+					continue;
+				unsigned line = 0, col = 0;
+				char up[80];
+				snprintf(up, sizeof(up), "%s/username", ptr);
+				cspf_json_position(&line, &col, doc, up,
+					CSPF_JSON_POS_VALUE);
+				finding(&f->diags, "duplicate-id", f->path, up,
+					line, col, "the credential \"%s#%s\" is "
+					"listed twice in this file",
+					f->path, u->valuestring);
+			}
+			char **nu = realloc(f->usernames,
+				(f->nusernames + 1) * sizeof(*nu));
+			if (!nu)
+				continue;
+			f->usernames = nu;
+			if ((nu[f->nusernames] = strdup(u->valuestring)))
+				f->nusernames++;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static char *read_worktree(struct ctx *c, const char *rel, size_t *len)
+{
+	cspf_buf p = CSPF_BUF_INIT;
+	struct stat st;
+	char *buf = NULL;
+	int fd;
+	ssize_t got;
+	size_t have = 0;
+
+	cspf_buf_printf(&p, "%s/%s", c->root, rel);
+	fd = open(p.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		cspf_error_set_os("cannot read '%s'", rel);
+		goto out;
+	}
+	if ((size_t)st.st_size > CSPF_JSON_DEFAULT_MAX_SIZE) {
+		cspf_error_set(CSPF_ETOOBIG, CSPF_ERRCLASS_JSON,
+			"the file is %jd bytes, over the limit of %zu",
+			(intmax_t)st.st_size, CSPF_JSON_DEFAULT_MAX_SIZE);
+		goto out;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		cspf_error_set_oom();
+		goto out;
+	}
+	while (have < (size_t)st.st_size &&
+	       (got = read(fd, buf + have, (size_t)st.st_size - have)) > 0)
+		have += (size_t)got;
+	*len = have;
+out:
+	if (fd >= 0)
+		close(fd);
+	cspf_buf_dispose(&p);
+	return buf;
+}
+
+static void check_file(struct ctx *c, git_repository *repo, struct rfile *f)
+{
+	cspf_json_doc *doc = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	const cspf_schema *schema;
+	int r;
+
+	if (!f->check)
+		return;
+	if (f->kind == CSPF_KIND_NONE) {
+		finding(&f->diags, "unknown-kind", f->path, NULL, 0, 0,
+			"this file belongs to no kind: registry files live in "
+			"accounts/<provider>/, credentials/<provider>/, "
+			"assets/<kind>/, teams/ or exceptions/, or are "
+			"cspf.json; move it, or give it a kind in cspf.json");
+		return;
+	}
+	if (repo) {
+		git_blob *blob = NULL;
+		if (git_blob_lookup(&blob, repo, &f->oid) < 0) {
+			git_fail(f->path);
+		} else {
+			len = (size_t)git_blob_rawsize(blob);
+			if (len > CSPF_JSON_DEFAULT_MAX_SIZE)
+				cspf_error_set(CSPF_ETOOBIG, CSPF_ERRCLASS_JSON,
+					"the file is %zu bytes, over the limit "
+					"of %zu", len,
+					CSPF_JSON_DEFAULT_MAX_SIZE);
+			else if ((buf = malloc(len + 1)))
+				memcpy(buf, git_blob_rawcontent(blob), len);
+			else
+				cspf_error_set_oom();
+			git_blob_free(blob);
+		}
+	} else {
+		buf = read_worktree(c, f->path, &len);
+	}
+	if (!buf) {
+		const cspf_error *e = cspf_error_last();
+		finding(&f->diags, "unreadable", f->path, NULL, 0, 0, "%s",
+			e ? e->message : "cannot read");
+		return;
+	}
+	buf[len] = '\0';
+	r = cspf_json_parse_owned(&doc, buf, len, f->path, NULL);
+	if (r < 0) {
+		const cspf_error *e = cspf_error_last();
+		finding(&f->diags, "json", f->path, NULL, e->line, e->column,
+			"%s", e->message);
+		return;
+	}
+	if (f->check == 2) {
+		schema = schema_for(c, f);
+		if (!schema && f->kind == CSPF_KIND_ASSET)
+			finding(&f->diags, "unknown-kind", f->path, NULL, 1, 1,
+				"assets/%.*s/ is not an asset kind cspf knows "
+				"(see docs/registry-format.md)",
+				(int)f->asset_len, f->asset);
+		else if (schema)
+			cspf_schema_validate_doc(&f->diags, schema, doc);
+	}
+	extract(c, f, doc);
+	if (f->check == 1) /* references only */
+		cspf_diags_keep_rule(&f->diags, "dangling-reference");
+	cspf_json_doc_free(doc);
+}
+
+static void *worker(void *arg)
+{
+	struct ctx *c = arg;
+	git_repository *repo = NULL;
+	size_t i;
+
+	if (c->use_git && git_repository_open(&repo, c->repo_path) < 0)
+		repo = NULL;
+	while ((i = atomic_fetch_add(&c->next, 1)) < c->nfiles)
+		check_file(c, c->use_git ? repo : NULL, &c->files[i]);
+	git_repository_free(repo);
+	return NULL;
+}
+
+/* ---- schemas ---- */
+
+static int load_schemas(struct ctx *c)
+{
+	cspf_schema_options so = CSPF_SCHEMA_OPTIONS_INIT;
+	size_t i;
+	int r;
+
+	so.format_assert = c->opts->format_assert;
+	so.check_metaschema = 0; /* ours are checked by the tests */
+	if ((r = cspf_schema_set_new(&c->set)) < 0)
+		return r;
+	for (i = 0; i < c->nfiles; i++) {
+		struct rfile *f = &c->files[i];
+		char name[128], uri[200];
+		cspf_schema *s = NULL;
+
+		if (f->kind == CSPF_KIND_NONE)
+			continue;
+		if (f->kind == CSPF_KIND_ASSET)
+			snprintf(name, sizeof(name), "%.*s",
+				(int)f->asset_len, f->asset);
+		else
+			snprintf(name, sizeof(name), "%s",
+				kind_names[f->kind]);
+		if (cspf_map_get(&c->schemas, name, strlen(name)) ||
+		    cspf_map_gets(&c->schemas, name) != NULL)
+			continue;
+		snprintf(uri, sizeof(uri), SCHEMA_BASE "%s.json", name);
+		r = cspf_schema_compile(&s, c->set, uri, &so, NULL);
+		if (r < 0 && r != CSPF_ENOTFOUND)
+			return r;
+		/* an unknown asset kind maps to NULL: reported per file */
+		if (cspf_map_puts(&c->schemas, name, s) < 0) {
+			cspf_schema_free(s);
+			return cspf_error_set_oom();
+		}
+		cspf_error_clear();
+	}
+	return 0;
+}
+
+/* ---- the whole run ---- */
+
+static int cmp_diag(const void *a, const void *b)
+{
+	const cspf_diag *x = a, *y = b;
+	int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
+
+	if (c)
+		return c;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return (x->column > y->column) - (x->column < y->column);
+}
+
+static void duplicates(struct ctx *c)
+{
+	cspf_map seen = CSPF_MAP_STRINGS_INIT;
+	size_t i;
+
+	for (i = 0; i < c->nfiles; i++) {
+		struct rfile *f = &c->files[i], *first;
+		if (!f->account_id)
+			continue;
+		first = cspf_map_gets(&seen, f->account_id);
+		if (!first) {
+			cspf_map_puts(&seen, f->account_id, f);
+			continue;
+		}
+		if (f->check == 2 || first->check == 2)
+			finding(&f->diags, "duplicate-id", f->path,
+				"/accountid", f->aid_line, f->aid_col,
+				"the account id \"%s\" is claimed by %s.json "
+				"too: one account, one file", f->account_id,
+				first->path);
+	}
+	cspf_map_dispose(&seen);
+}
+
+int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
+	const char *path, const cspf_registry_options *opts)
+{
+	cspf_registry_options defaults = CSPF_REGISTRY_OPTIONS_INIT;
+	struct ctx c;
+	git_repository *repo = NULL;
+	pthread_t *th = NULL;
+	unsigned nth, t;
+	size_t i;
+	int r = 0;
+	struct stat st;
+
+	memset(&c, 0, sizeof(c));
+	c.opts = opts ? opts : &defaults;
+	c.root = path;
+	c.by_path.strings = 1;
+	c.schemas.strings = 1;
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	git_libgit2_init();
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		r = cspf_error_set_os("'%s' is not a registry directory", path);
+		goto out;
+	}
+	if (c.opts->rev || c.opts->base) {
+		if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
+			r = git_fail(path);
+			goto out;
+		}
+		c.repo_path = strdup(git_repository_path(repo));
+	}
+	if (c.opts->rev) {
+		git_tree *tree = NULL;
+		struct tree_walk w = { &c, 0 };
+		if ((r = tree_at(&tree, repo, c.opts->rev)) < 0)
+			goto out;
+		r = git_tree_walk(tree, GIT_TREEWALK_PRE, tree_cb, &w);
+		git_tree_free(tree);
+		if (w.error < 0 || r < 0) {
+			r = w.error < 0 ? w.error : git_fail("tree walk");
+			goto out;
+		}
+		c.use_git = 1;
+	} else {
+		cspf_buf rel = CSPF_BUF_INIT;
+		r = walk_dir(&c, &rel, 0);
+		cspf_buf_dispose(&rel);
+		if (r < 0)
+			goto out;
+	}
+	for (i = 0; i < c.nfiles; i++) {
+		struct rfile *f = &c.files[i];
+		size_t len = strlen(f->path);
+		char *id = strndup(f->path, len - (len > 5 ? 5 : 0));
+		if (!id || cspf_map_puts(&c.by_path, id, f) < 0) {
+			free(id);
+			r = cspf_error_set_oom();
+			goto out;
+		}
+		free(id);
+	}
+	if (c.opts->base && (r = select_changed(&c, repo)) < 0)
+		goto out;
+	if ((r = load_schemas(&c)) < 0)
+		goto out;
+	nth = c.opts->jobs ? c.opts->jobs : (unsigned)sysconf(
+		_SC_NPROCESSORS_ONLN);
+	if (nth < 1)
+		nth = 1;
+	if (nth > c.nfiles)
+		nth = c.nfiles ? (unsigned)c.nfiles : 1;
+	atomic_init(&c.next, 0);
+	th = calloc(nth, sizeof(*th));
+	for (t = 0; th && t + 1 < nth; t++) {
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, (size_t)32 << 20);
+		if (pthread_create(&th[t], &attr, worker, &c) != 0) {
+			pthread_attr_destroy(&attr);
+			break;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	worker(&c);
+	while (th && t-- > 0)
+		pthread_join(th[t], NULL);
+	duplicates(&c);
+	for (i = 0; i < c.nfiles; i++) {
+		struct rfile *f = &c.files[i];
+		if (stats && f->check == 2)
+			stats->checked++;
+		if (stats && f->kind != CSPF_KIND_NONE &&
+		    f->kind != CSPF_KIND_CONFIG)
+			stats->entities += f->kind == CSPF_KIND_CREDENTIALS ?
+				f->nusernames : 1;
+		if (cspf_diags_move(out, &f->diags) < 0)
+			r = cspf_error_set_oom();
+	}
+	if (stats)
+		stats->files = c.nfiles;
+	if (out->count)
+		qsort(out->items, out->count, sizeof(*out->items), cmp_diag);
+out:
+	free(th);
+	for (i = 0; i < c.nfiles; i++) {
+		struct rfile *f = &c.files[i];
+		cspf_diags_clear(&f->diags);
+		free(f->path);
+		free(f->account_id);
+		for (size_t k = 0; k < f->nusernames; k++)
+			free(f->usernames[k]);
+		free(f->usernames);
+	}
+	free(c.files);
+	{
+		cspf_map_entry *e;
+		cspf_map_foreach(&c.schemas, e)
+			cspf_schema_free(e->value);
+	}
+	cspf_map_dispose(&c.schemas);
+	cspf_map_dispose(&c.by_path);
+	cspf_schema_set_free(c.set);
+	free(c.repo_path);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return r;
+}
