@@ -285,6 +285,20 @@ static int tree_cb(const char *root, const git_tree_entry *e, void *payload)
 	return w->error < 0 ? -1 : 0;
 }
 
+/*
+ * Open the repository.  Inside a git hook (pre-receive above all), the
+ * objects being pushed sit in a quarantine that git names in the
+ * environment: honour it, or the new commits would not be found.
+ */
+static int open_repo(git_repository **out, const char *path)
+{
+	unsigned flags = 0;
+
+	if (getenv("GIT_QUARANTINE_PATH") || getenv("GIT_OBJECT_DIRECTORY"))
+		flags |= GIT_REPOSITORY_OPEN_FROM_ENV;
+	return git_repository_open_ext(out, path, flags, NULL);
+}
+
 static int git_fail(const char *what)
 {
 	const git_error *e = git_error_last();
@@ -615,7 +629,7 @@ static void *worker(void *arg)
 	git_repository *repo = NULL;
 	size_t i;
 
-	if (c->use_git && git_repository_open(&repo, c->repo_path) < 0)
+	if (c->use_git && open_repo(&repo, c->repo_path) < 0)
 		repo = NULL;
 	while ((i = atomic_fetch_add(&c->next, 1)) < c->nfiles)
 		check_file(c, c->use_git ? repo : NULL, &c->files[i]);
@@ -728,7 +742,7 @@ int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
 		goto out;
 	}
 	if (c.opts->rev || c.opts->base) {
-		if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
+		if (open_repo(&repo, path) < 0) {
 			r = git_fail(path);
 			goto out;
 		}
