@@ -13,6 +13,7 @@ enum { EXIT_CLEAN = 0, EXIT_FINDINGS = 1, EXIT_TROUBLE = 2 };
 
 int cmd_schema(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_schema_docs(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

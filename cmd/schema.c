@@ -27,6 +27,7 @@ void cmd_schema_help(FILE *f)
 {
 	fputs(
 "usage: cspf schema validate --schema S.json [--ref R.json ...] [options] FILE|DIR...\n"
+"       cspf schema docs [--title TEXT] [--out FILE] SCHEMA.json...\n"
 "\n"
 "Validate JSON documents against a JSON Schema (draft 2020-12). Directories\n"
 "are searched recursively for *.json files; '-' reads standard input.\n"
@@ -678,5 +679,7 @@ int cmd_schema(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "validate") == 0)
 		return cmd_schema_validate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "docs") == 0)
+		return cmd_schema_docs(argc - 1, argv + 1);
 	return cmd_usage_error("schema", "unknown subcommand '%s'", argv[1]);
 }

@@ -460,6 +460,8 @@ static void extract(struct ctx *c, struct rfile *f, const cspf_json_doc *doc)
 		break;
 	case CSPF_KIND_ASSET:
 		check_ref(c, f, doc, root, "team", "teams/", "", "team");
+		check_ref(c, f, doc, root, "account", "accounts/", "",
+			"account");
 		break;
 	case CSPF_KIND_EXCEPTION:
 		v = cJSON_GetObjectItemCaseSensitive(root, "target");
@@ -570,7 +572,7 @@ static void check_file(struct ctx *c, git_repository *repo, struct rfile *f)
 			"this file belongs to no kind: registry files live in "
 			"accounts/<provider>/, credentials/<provider>/, "
 			"assets/<kind>/, teams/ or exceptions/, or are "
-			"cspf.json; move it, or give it a kind in cspf.json");
+			"cspf.json: move it to where it belongs");
 		return;
 	}
 	if (repo) {
@@ -710,8 +712,8 @@ static void duplicates(struct ctx *c)
 		if (f->check == 2 || first->check == 2)
 			finding(&f->diags, "duplicate-id", f->path,
 				"/accountid", f->aid_line, f->aid_col,
-				"the account id \"%s\" is claimed by %s.json "
-				"too: one account, one file", f->account_id,
+				"the account id \"%s\" is claimed by %s too: "
+				"one account, one file", f->account_id,
 				first->path);
 	}
 	cspf_map_dispose(&seen);

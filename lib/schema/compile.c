@@ -1066,8 +1066,10 @@ int cspf_schema_compile(cspf_schema **out, cspf_schema_set *set,
 	from.loc = (char *)uri;
 	target = resolve_ref(&cs, &from, "schema", uri, &anchor);
 	free(anchor);
-	if (!target)
+	if (!target) {
+		r = CSPF_ENOTFOUND;
 		goto fail;
+	}
 	/* The meta-schema first: its findings say more than ours would. */
 	if (s->opts.check_metaschema) {
 		sch_ctx *ctx = cspf_map_get(&set->ctx, target, 0);

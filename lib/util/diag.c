@@ -23,6 +23,7 @@ static void diag_dispose(cspf_diag *d)
 	free(d->keyword);
 	free(d->schema_location);
 	free(d->message);
+	free(d->fingerprint);
 }
 
 cspf_diag *cspf_diags_add(cspf_diags *list, cspf_severity sev,

@@ -31,6 +31,9 @@ typedef struct cspf_diag {
 	char *message;         /* for a person */
 	int at_key;            /* the finding is about the member's name at
 				* `pointer`, not its value: point at the key */
+	char *fingerprint;     /* stable hex ID of what was found (a secret's
+				* BLAKE2b), for allowlists and SARIF's
+				* partialFingerprints; NULL for most rules */
 } cspf_diag;
 
 typedef struct cspf_diags {
