@@ -9,6 +9,11 @@ expect_rc 0 "example accounts are valid"
 run schema validate --schema "$S/schema/credentials.json" --ref "$S/schema/common.json" "$S/registry-example/credentials"
 expect_rc 0 "example credentials are valid"
 
+# the README's first command
+run validate "$S/registry-example"
+expect_rc 0 "cspf validate registry-example is clean"
+expect_err "0 findings" "and says so"
+
 mkdir -p "$T/accounts/aws"
 sed -e 's/"green"/"purple"/' -e 's/499701123456/49970112345/' \
 	"$S/registry-example/accounts/aws/security-sandbox.json" > "$T/accounts/aws/bad.json"
