@@ -93,6 +93,34 @@ git -C "$R" reset -q --hard HEAD~1
 echo '# more' >> "$R/NOTES.md"; git -C "$R" commit -qam "fine"
 git -C "$R" push -q "$T/server.git" main >"$OUT" 2>"$ERR" && ok || bad "a good push after a refused one"
 
+# --- a secret is refused in every output format, never printed; the
+#     allowlist in cspf.json silences exactly that finding
+S2="$T/secret"
+cp -r "$CSPF_SOURCE_DIR/registry-example" "$S2"
+TOKEN=ghp_C4n4ryT0k3nN0tR34lAbCdEfGhIjKlMn0123
+/usr/bin/python3 - "$S2/teams/data.json" "$TOKEN" <<'P'
+import json, sys
+d = json.load(open(sys.argv[1])); d["description"] = "Team notes. token " + sys.argv[2]
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+P
+for fmt in text json sarif junit; do
+	run validate "$S2" --format $fmt
+	expect_rc 1 "secret found ($fmt)"
+	expect_no_out "$TOKEN" "the token is never printed ($fmt)"
+	expect_no_out "${TOKEN:4}" "no part past its prefix ($fmt)"
+done
+run validate "$S2"
+fp=$(sed -n 's/.*fingerprint \([0-9a-f]*\).*/\1/p' "$OUT" | head -1)
+[ -n "$fp" ] && ok || bad "the finding gives a fingerprint"
+/usr/bin/python3 - "$S2/cspf.json" "$fp" <<'P'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.setdefault("secrets", {}).setdefault("allow", []).append({"fingerprint": sys.argv[2], "reason": "test fixture"})
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+P
+run validate "$S2"
+expect_rc 0 "allowlisted by fingerprint in cspf.json"
+
 # --- usage
 run validate "$T/nonexistent"
 expect_rc 2 "not a directory"
