@@ -227,50 +227,15 @@ static bool fmt_hostname(const char *s, size_t len)
 	return is_hostname(s, len);
 }
 
-/* dotted quad, each part 0-255 without leading zeros */
+/* The grammar of RFC 3986, which uri.c checks for URI hosts too. */
 static bool fmt_ipv4(const char *s, size_t len)
 {
-	size_t i = 0, start;
-	unsigned int part, v;
-
-	for (part = 0; part < 4; part++) {
-		if (part > 0) {
-			if (i >= len || s[i] != '.')
-				return false;
-			i++;
-		}
-		start = i;
-		v = 0;
-		while (i < len && is_digit(s[i]) && i - start < 3)
-			v = v * 10 + (unsigned int)(s[i++] - '0');
-		if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
-			return false;
-	}
-	return i == len;
+	return cspf_uri_is_ipv4(s, len);
 }
 
-/*
- * RFC 4291 section 2.2 text forms are RFC 3986's IPv6address, which
- * uri.c already checks inside "[...]".  Only hex digits, ':' and '.' get
- * through to it, so the brackets cannot be closed early, nor the literal
- * read as userinfo, a port or an IPvFuture: the parse succeeds exactly
- * when `s` is an IPv6 address.  The longest is 45 characters.
- */
 static bool fmt_ipv6(const char *s, size_t len)
 {
-	char lit[3 + 45 + 1];
-	cspf_uri u;
-	size_t i;
-
-	if (len < 2 || len > 45)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!is_hex(s[i]) && s[i] != ':' && s[i] != '.')
-			return false;
-	memcpy(lit, "//[", 3);
-	memcpy(lit + 3, s, len);
-	lit[3 + len] = ']';
-	return cspf_uri_parse(&u, lit, len + 4) == 0;
+	return cspf_uri_is_ipv6(s, len);
 }
 
 /* RFC 5322 atext */

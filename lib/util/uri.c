@@ -163,6 +163,16 @@ static bool ipv6_ok(const char *s, size_t len)
 	return elided ? groups <= 7 : groups == 8;
 }
 
+bool cspf_uri_is_ipv4(const char *s, size_t len)
+{
+	return ipv4_ok(s, len);
+}
+
+bool cspf_uri_is_ipv6(const char *s, size_t len)
+{
+	return ipv6_ok(s, len);
+}
+
 /* "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ) */
 static bool ipvfuture_ok(const char *s, size_t len)
 {

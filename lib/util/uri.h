@@ -32,6 +32,11 @@ int cspf_uri_parse(cspf_uri *out, const char *s, size_t len);
 
 /* True when `s` is an absolute URI (RFC 3986 "URI": scheme required). */
 bool cspf_uri_is_uri(const char *s, size_t len);
+/* RFC 3986 IPv4address (no leading zeros) and IPv6address (the text
+ * forms of RFC 4291 section 2.2), as the "ipv4" and "ipv6" formats want. */
+bool cspf_uri_is_ipv4(const char *s, size_t len);
+bool cspf_uri_is_ipv6(const char *s, size_t len);
+
 /* True when `s` is a URI-reference. */
 bool cspf_uri_is_reference(const char *s, size_t len);
 
