@@ -64,6 +64,11 @@ struct ctx {
 	cspf_json_doc *config;    /* cspf.json, when it parses */
 	cspf_secrets_allow *allow; /* its secrets.allow, lent from it */
 	cspf_secrets_options secrets;
+	struct extra_schema {
+		char *kind;
+		cspf_schema *schema;
+	} *extra;                 /* cspf.json's extra_schemas, compiled */
+	size_t nextra;
 };
 
 /*
@@ -641,15 +646,21 @@ out:
 
 /* ---- per file ---- */
 
+/* The kind's name ("account", "service", ...) into `name`. */
+static void kind_name(char *name, size_t size, const struct rfile *f)
+{
+	if (f->kind == CSPF_KIND_ASSET)
+		snprintf(name, size, "%.*s", (int)f->asset_len, f->asset);
+	else
+		snprintf(name, size, "%s", kind_names[f->kind] ?
+			kind_names[f->kind] : "");
+}
+
 static const cspf_schema *schema_for(struct ctx *c, const struct rfile *f)
 {
 	char name[128];
 
-	if (f->kind == CSPF_KIND_ASSET)
-		snprintf(name, sizeof(name), "%.*s", (int)f->asset_len,
-			f->asset);
-	else
-		snprintf(name, sizeof(name), "%s", kind_names[f->kind]);
+	kind_name(name, sizeof(name), f);
 	return cspf_map_gets(&c->schemas, name);
 }
 
@@ -884,6 +895,16 @@ static void check_file(struct ctx *c, git_repository *repo, struct rfile *f)
 				(int)f->asset_len, f->asset);
 		else if (schema)
 			cspf_schema_validate_doc(&f->diags, schema, doc);
+		if (c->nextra) {
+			/* The organisation's own rules for this kind. */
+			char name[128];
+			size_t k;
+			kind_name(name, sizeof(name), f);
+			for (k = 0; k < c->nextra; k++)
+				if (!strcmp(c->extra[k].kind, name))
+					cspf_schema_validate_doc(&f->diags,
+						c->extra[k].schema, doc);
+		}
 		/* CSPF 3.2: no secret material in the registry. */
 		if (cspf_secrets_scan(&f->diags, doc, &c->secrets) < 0)
 			finding(&f->diags, "unreadable", f->path, NULL, 0, 0,
@@ -967,6 +988,190 @@ static void load_config(struct ctx *c, git_repository *repo)
 	}
 	c->secrets.allow = c->allow;
 	c->secrets.nallow = n;
+}
+
+/*
+ * Globs of cspf.json's "kinds": '*' stands for any characters within a
+ * path segment, '**' for any number of whole segments.
+ */
+static int glob_match(const char *g, const char *p)
+{
+	const char *q;
+
+	if (g[0] == '*' && g[1] == '*') {
+		g += 2;
+		if (*g == '/')
+			g++;
+		for (q = p;; q++) {
+			if (glob_match(g, q))
+				return 1;
+			if (!(q = strchr(q, '/')))
+				return 0;
+		}
+	}
+	if (*g == '*') {
+		for (q = p;; q++) {
+			if (glob_match(g + 1, q))
+				return 1;
+			if (*q == '\0' || *q == '/')
+				return 0;
+		}
+	}
+	if (*g == '\0')
+		return *p == '\0';
+	return *g == *p && glob_match(g + 1, p + 1);
+}
+
+/* Apply cspf.json's "kinds": its globs win over the defaults. */
+static void apply_kinds(struct ctx *c)
+{
+	const cJSON *kinds, *k, *extra, *list, *item;
+	size_t i;
+
+	if (!c->config)
+		return;
+	kinds = cJSON_GetObjectItemCaseSensitive(cspf_json_doc_root(c->config),
+		"kinds");
+	extra = cJSON_GetObjectItemCaseSensitive(cspf_json_doc_root(c->config),
+		"extra_schemas");
+	for (i = 0; i < c->nfiles; i++) {
+		struct rfile *f = &c->files[i];
+		if (f->kind == CSPF_KIND_CONFIG || !f->path)
+			continue;
+		/* The organisation's schemas are not registry entities. */
+		cJSON_ArrayForEach(list, extra) {
+			cJSON_ArrayForEach(item, list) {
+				if (cJSON_IsString(item) &&
+				    !strcmp(item->valuestring, f->path)) {
+					f->kind = CSPF_KIND_NONE;
+					f->check = 0;
+				}
+			}
+		}
+		cJSON_ArrayForEach(k, kinds) {
+			const char *kind = cJSON_IsString(k) ? k->valuestring :
+				NULL;
+			size_t n;
+			if (!kind || !glob_match(k->string, f->path))
+				continue;
+			if (!strcmp(kind, "ignore")) {
+				f->kind = CSPF_KIND_NONE;
+				f->check = 0;
+				cspf_diags_clear(&f->diags);
+				break;
+			}
+			f->asset = NULL;
+			for (n = 1; n < sizeof(kind_names) /
+				     sizeof(kind_names[0]); n++)
+				if (kind_names[n] && !strcmp(kind_names[n], kind))
+					break;
+			if (n < sizeof(kind_names) / sizeof(kind_names[0])) {
+				f->kind = (cspf_kind)n;
+			} else {
+				f->kind = CSPF_KIND_ASSET;
+				f->asset = kind;
+				f->asset_len = strlen(kind);
+			}
+			break;
+		}
+	}
+}
+
+/* A file of the registry as it is in the tree being checked. */
+static char *read_registry_file(struct ctx *c, git_repository *repo,
+	const char *path, size_t *len)
+{
+	git_blob *blob = NULL;
+	git_tree_entry *e = NULL;
+	char *buf = NULL;
+
+	if (!repo)
+		return read_worktree(c, path, len);
+	if (c->lookup_tree) {
+		if (git_tree_entry_bypath(&e, c->lookup_tree, path) == 0)
+			git_blob_lookup(&blob, repo, git_tree_entry_id(e));
+	} else {
+		size_t i;
+		for (i = 0; i < c->nfiles; i++)
+			if (!strcmp(c->files[i].path, path)) {
+				git_blob_lookup(&blob, repo, &c->files[i].oid);
+				break;
+			}
+	}
+	if (blob) {
+		*len = (size_t)git_blob_rawsize(blob);
+		if ((buf = malloc(*len + 1)))
+			memcpy(buf, git_blob_rawcontent(blob), *len);
+	}
+	if (!buf)
+		cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_INVALID,
+			"no file '%s' in the registry", path);
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	return buf;
+}
+
+/*
+ * cspf.json's "extra_schemas": the organisation's schemas, compiled
+ * beside ours.  One that cannot be used is a finding on cspf.json.
+ */
+static int load_extra_schemas(struct ctx *c, git_repository *repo)
+{
+	const cJSON *extra, *list, *item;
+	struct rfile *conf = cspf_map_gets(&c->by_path, "cspf");
+	cspf_schema_options so = CSPF_SCHEMA_OPTIONS_INIT;
+
+	if (!c->config)
+		return 0;
+	so.format_assert = c->opts->format_assert;
+	extra = cJSON_GetObjectItemCaseSensitive(cspf_json_doc_root(c->config),
+		"extra_schemas");
+	cJSON_ArrayForEach(list, extra) {
+		cJSON_ArrayForEach(item, list) {
+			cspf_json_doc *doc = NULL;
+			cspf_schema *schema = NULL;
+			cspf_buf uri = CSPF_BUF_INIT;
+			size_t len = 0;
+			char *buf;
+			struct extra_schema *x;
+
+			if (!cJSON_IsString(item))
+				continue;
+			buf = read_registry_file(c, repo, item->valuestring,
+				&len);
+			if (buf) {
+				buf[len] = '\0';
+				cspf_buf_printf(&uri, "file:///%s",
+					item->valuestring);
+			}
+			if (!buf || cspf_json_parse_owned(&doc, buf, len,
+					item->valuestring, NULL) < 0 ||
+			    cspf_schema_set_add_doc(c->set, doc, uri.ptr) < 0 ||
+			    cspf_schema_compile(&schema, c->set,
+				    cspf_schema_set_last_uri(c->set), &so,
+				    NULL) < 0) {
+				if (conf)
+					finding(&conf->diags, "extra-schema",
+						"cspf.json", NULL, 0, 0,
+						"the extra schema \"%s\" for "
+						"%s cannot be used: %s",
+						item->valuestring, list->string,
+						cspf_error_last()->message);
+				cspf_buf_dispose(&uri);
+				continue;
+			}
+			cspf_buf_dispose(&uri);
+			x = realloc(c->extra, (c->nextra + 1) * sizeof(*x));
+			if (!x || !(x[c->nextra].kind = strdup(list->string))) {
+				c->extra = x ? x : c->extra;
+				cspf_schema_free(schema);
+				return cspf_error_set_oom();
+			}
+			c->extra = x;
+			x[c->nextra++].schema = schema;
+		}
+	}
+	return 0;
 }
 
 /* ---- schemas ---- */
@@ -1127,7 +1332,10 @@ int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
 	if (c.opts->base && !c.fast && (r = select_changed(&c, repo)) < 0)
 		goto out;
 	load_config(&c, c.use_git ? repo : NULL);
+	apply_kinds(&c);
 	if ((r = load_schemas(&c)) < 0)
+		goto out;
+	if ((r = load_extra_schemas(&c, c.use_git ? repo : NULL)) < 0)
 		goto out;
 	nth = c.opts->jobs ? c.opts->jobs : (unsigned)sysconf(
 		_SC_NPROCESSORS_ONLN);
@@ -1185,6 +1393,11 @@ out:
 	}
 	cspf_map_dispose(&c.schemas);
 	cspf_map_dispose(&c.by_path);
+	for (i = 0; i < c.nextra; i++) {
+		free(c.extra[i].kind);
+		cspf_schema_free(c.extra[i].schema);
+	}
+	free(c.extra);
 	cspf_schema_set_free(c.set);
 	git_tree_free(c.lookup_tree);
 	pthread_mutex_destroy(&c.lookup_lock);

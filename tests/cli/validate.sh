@@ -121,6 +121,37 @@ P
 run validate "$S2"
 expect_rc 0 "allowlisted by fingerprint in cspf.json"
 
+# --- cspf.json: kinds by glob (and ignore), the organisation's own schemas
+O="$T/org"
+cp -r "$CSPF_SOURCE_DIR/registry-example" "$O"
+mkdir -p "$O/policies" "$O/notes/2026" "$O/people"
+cat > "$O/policies/cost-centre.json" <<'J'
+{"$schema": "https://json-schema.org/draft/2020-12/schema",
+ "required": ["tags"],
+ "properties": {"tags": {"required": ["cost_centre"],
+   "properties": {"cost_centre": {"type": "string", "pattern": "^CC-[0-9]{4}$"}}}}}
+J
+echo '{"anything": true}' > "$O/notes/2026/minutes.json"
+cp "$O/teams/data.json" "$O/people/data-team.json"
+/usr/bin/python3 - "$O/cspf.json" <<'P'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["kinds"] = {"notes/**/*.json": "ignore", "people/*.json": "team"}
+d["extra_schemas"] = {"service": ["policies/cost-centre.json"]}
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+P
+run validate "$O"
+expect_rc 1 "organisation rules apply"
+expect_out 'assets/service/payments-api.json:1:1: error[schema]: missing required property "tags"' "extra schema on services"
+expect_no_out 'notes/2026/minutes.json' "ignored by a glob"
+expect_no_out 'people/data-team.json' "a team by a glob, and valid as one"
+expect_no_out 'policies/cost-centre.json' "an extra schema is not an entity"
+n=$(grep -c 'error\[schema\]: missing required property "tags"' "$OUT")
+[ "$n" -ge 6 ] && ok || bad "every service lacks tags: got $n"
+echo '{"nonsense": 1}' > "$O/people/bad.json"
+run validate "$O"
+expect_out 'people/bad.json:1:2: error[schema]: property "nonsense" is not allowed' "a glob's kind brings its schema"
+
 # --- usage
 run validate "$T/nonexistent"
 expect_rc 2 "not a directory"
