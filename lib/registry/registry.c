@@ -353,6 +353,33 @@ static int tree_at(git_tree **out, git_repository *repo, const char *rev)
 }
 
 /*
+ * The changes between the tree at --base and the tree at --rev, or the
+ * work tree (untracked files included), with renames found.
+ */
+static int changes(git_diff **out, git_repository *repo, git_tree *base,
+	git_tree *head)
+{
+	git_diff_options dopts;
+	git_diff_find_options fopts;
+	int r;
+
+	*out = NULL;
+	git_diff_options_init(&dopts, GIT_DIFF_OPTIONS_VERSION);
+	git_diff_find_options_init(&fopts, GIT_DIFF_FIND_OPTIONS_VERSION);
+	if (head) {
+		r = git_diff_tree_to_tree(out, repo, base, head, &dopts);
+	} else {
+		dopts.flags |= GIT_DIFF_INCLUDE_UNTRACKED |
+			GIT_DIFF_RECURSE_UNTRACKED_DIRS;
+		r = git_diff_tree_to_workdir_with_index(out, repo, base,
+			&dopts);
+	}
+	if (r < 0 || git_diff_find_similar(*out, &fopts) < 0)
+		return git_fail("diff");
+	return 0;
+}
+
+/*
  * With --base: mark what to check.  Changed files are validated fully;
  * when a change deletes or renames a file, every other file is read for
  * its references (the deleted id may be what it points at); accounts are
@@ -362,30 +389,15 @@ static int select_changed(struct ctx *c, git_repository *repo)
 {
 	git_tree *base = NULL, *head = NULL;
 	git_diff *diff = NULL;
-	git_diff_options dopts;
-	git_diff_find_options fopts;
 	size_t i, n;
 	int deletions = 0, r;
 
-	git_diff_options_init(&dopts, GIT_DIFF_OPTIONS_VERSION);
-	git_diff_find_options_init(&fopts, GIT_DIFF_FIND_OPTIONS_VERSION);
-
 	if ((r = tree_at(&base, repo, c->opts->base)) < 0)
 		return r;
-	if (c->opts->rev) {
-		if ((r = tree_at(&head, repo, c->opts->rev)) < 0)
-			goto out;
-		r = git_diff_tree_to_tree(&diff, repo, base, head, &dopts);
-	} else {
-		dopts.flags |= GIT_DIFF_INCLUDE_UNTRACKED |
-			GIT_DIFF_RECURSE_UNTRACKED_DIRS;
-		r = git_diff_tree_to_workdir_with_index(&diff, repo, base,
-			&dopts);
-	}
-	if (r < 0 || git_diff_find_similar(diff, &fopts) < 0) {
-		r = git_fail("diff");
+	if (c->opts->rev && (r = tree_at(&head, repo, c->opts->rev)) < 0)
 		goto out;
-	}
+	if ((r = changes(&diff, repo, base, head)) < 0)
+		goto out;
 	for (i = 0; i < c->nfiles; i++)
 		c->files[i].check = c->files[i].diags.count ? 0 : 1;
 	n = git_diff_num_deltas(diff);
@@ -546,13 +558,9 @@ static int fast_base(struct ctx *c, git_repository *repo)
 {
 	git_tree *base = NULL, *head = NULL;
 	git_diff *diff = NULL;
-	git_diff_options dopts;
-	git_diff_find_options fopts;
 	size_t i, n;
 	int r, has_config = 0;
 
-	git_diff_options_init(&dopts, GIT_DIFF_OPTIONS_VERSION);
-	git_diff_find_options_init(&fopts, GIT_DIFF_FIND_OPTIONS_VERSION);
 	if ((r = tree_at(&base, repo, c->opts->base)) < 0)
 		return r;
 	if (c->opts->rev) {
@@ -581,13 +589,8 @@ static int fast_base(struct ctx *c, git_repository *repo)
 		}
 		goto listed;
 	}
-	dopts.flags |= GIT_DIFF_INCLUDE_UNTRACKED |
-		GIT_DIFF_RECURSE_UNTRACKED_DIRS;
-	r = git_diff_tree_to_workdir_with_index(&diff, repo, base, &dopts);
-	if (r < 0 || git_diff_find_similar(diff, &fopts) < 0) {
-		r = git_fail("diff");
+	if ((r = changes(&diff, repo, base, NULL)) < 0)
 		goto out;
-	}
 	n = git_diff_num_deltas(diff);
 	for (i = 0; i < n; i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
@@ -798,6 +801,43 @@ static void extract(struct ctx *c, struct rfile *f, const cspf_json_doc *doc)
 	}
 }
 
+/*
+ * A blob's bytes in a malloc'd buffer with room for a NUL, or NULL with
+ * the error raised (missing object, over the size limit, no memory).
+ */
+static char *read_blob(git_repository *repo, const git_oid *oid,
+	const char *path, size_t *len)
+{
+	git_blob *blob = NULL;
+	char *buf = NULL;
+
+	if (git_blob_lookup(&blob, repo, oid) < 0) {
+		git_fail(path);
+		return NULL;
+	}
+	*len = (size_t)git_blob_rawsize(blob);
+	if (*len > CSPF_JSON_DEFAULT_MAX_SIZE)
+		cspf_error_set(CSPF_ETOOBIG, CSPF_ERRCLASS_JSON,
+			"the file is %zu bytes, over the limit of %zu", *len,
+			CSPF_JSON_DEFAULT_MAX_SIZE);
+	else if ((buf = malloc(*len + 1)))
+		memcpy(buf, git_blob_rawcontent(blob), *len);
+	else
+		cspf_error_set_oom();
+	git_blob_free(blob);
+	return buf;
+}
+
+static char *read_worktree(struct ctx *c, const char *rel, size_t *len);
+
+/* A listed file's bytes, from the commit's tree or the work tree. */
+static char *read_listed(struct ctx *c, git_repository *repo,
+	const struct rfile *f, size_t *len)
+{
+	return repo ? read_blob(repo, &f->oid, f->path, len) :
+		read_worktree(c, f->path, len);
+}
+
 static char *read_worktree(struct ctx *c, const char *rel, size_t *len)
 {
 	cspf_buf p = CSPF_BUF_INIT;
@@ -852,26 +892,7 @@ static void check_file(struct ctx *c, git_repository *repo, struct rfile *f)
 			"cspf.json: move it to where it belongs");
 		return;
 	}
-	if (repo) {
-		git_blob *blob = NULL;
-		if (git_blob_lookup(&blob, repo, &f->oid) < 0) {
-			git_fail(f->path);
-		} else {
-			len = (size_t)git_blob_rawsize(blob);
-			if (len > CSPF_JSON_DEFAULT_MAX_SIZE)
-				cspf_error_set(CSPF_ETOOBIG, CSPF_ERRCLASS_JSON,
-					"the file is %zu bytes, over the limit "
-					"of %zu", len,
-					CSPF_JSON_DEFAULT_MAX_SIZE);
-			else if ((buf = malloc(len + 1)))
-				memcpy(buf, git_blob_rawcontent(blob), len);
-			else
-				cspf_error_set_oom();
-			git_blob_free(blob);
-		}
-	} else {
-		buf = read_worktree(c, f->path, &len);
-	}
+	buf = read_listed(c, repo, f, &len);
 	if (!buf) {
 		const cspf_error *e = cspf_error_last();
 		finding(&f->diags, "unreadable", f->path, NULL, 0, 0, "%s",
@@ -950,20 +971,10 @@ static void load_config(struct ctx *c, git_repository *repo)
 		sizeof(identifier_fields[0]);
 	if (!f || f->kind != CSPF_KIND_CONFIG)
 		return;
-	if (repo) {
-		git_blob *blob = NULL;
-		if (git_blob_lookup(&blob, repo, &f->oid) == 0) {
-			len = (size_t)git_blob_rawsize(blob);
-			if (len <= CSPF_JSON_DEFAULT_MAX_SIZE &&
-			    (buf = malloc(len + 1)))
-				memcpy(buf, git_blob_rawcontent(blob), len);
-			git_blob_free(blob);
-		}
-	} else {
-		buf = read_worktree(c, f->path, &len);
-	}
-	if (!buf)
+	if (!(buf = read_listed(c, repo, f, &len))) {
+		cspf_error_clear(); /* reported by cspf.json's own check */
 		return;
+	}
 	buf[len] = '\0';
 	if (cspf_json_parse_owned(&c->config, buf, len, f->path, NULL) < 0) {
 		cspf_error_clear();
@@ -1081,34 +1092,27 @@ static void apply_kinds(struct ctx *c)
 static char *read_registry_file(struct ctx *c, git_repository *repo,
 	const char *path, size_t *len)
 {
-	git_blob *blob = NULL;
 	git_tree_entry *e = NULL;
 	char *buf = NULL;
+	size_t i;
 
 	if (!repo)
 		return read_worktree(c, path, len);
 	if (c->lookup_tree) {
 		if (git_tree_entry_bypath(&e, c->lookup_tree, path) == 0)
-			git_blob_lookup(&blob, repo, git_tree_entry_id(e));
-	} else {
-		size_t i;
-		for (i = 0; i < c->nfiles; i++)
-			if (!strcmp(c->files[i].path, path)) {
-				git_blob_lookup(&blob, repo, &c->files[i].oid);
-				break;
-			}
+			buf = read_blob(repo, git_tree_entry_id(e), path, len);
+		else
+			cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_INVALID,
+				"no file '%s' in the registry", path);
+		git_tree_entry_free(e);
+		return buf;
 	}
-	if (blob) {
-		*len = (size_t)git_blob_rawsize(blob);
-		if ((buf = malloc(*len + 1)))
-			memcpy(buf, git_blob_rawcontent(blob), *len);
-	}
-	if (!buf)
-		cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_INVALID,
-			"no file '%s' in the registry", path);
-	git_blob_free(blob);
-	git_tree_entry_free(e);
-	return buf;
+	for (i = 0; i < c->nfiles; i++)
+		if (!strcmp(c->files[i].path, path))
+			return read_listed(c, repo, &c->files[i], len);
+	cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_INVALID,
+		"no file '%s' in the registry", path);
+	return NULL;
 }
 
 /*
