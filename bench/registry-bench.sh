@@ -56,9 +56,10 @@ TARGET_RSS_MIB=64    # cspf peak RSS at most 64 MiB, in every mode
 TARGET_REV=2         # --rev HEAD wall time at most 2x the work tree's
 TARGET_BASE=0.03     # --base (one changed file) at most 3% of the full --rev run
 
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+LABEL_WIDTH=34
 die() { echo "registry-bench: $*" >&2; exit 2; }
-say() { printf '%s\n' "$*"; }
-section() { printf '\n== %s\n' "$*"; }
 
 # --- prerequisites -----------------------------------------------------
 
@@ -107,46 +108,6 @@ fi
 declare -A WALL RSS RC BAD LABEL STATUS
 tools=()
 failed=0
-ok() { [ "${STATUS[$1]:-}" = ok ]; }
-
-# measure KEY LABEL OK_CODES STDOUT STDERR -- CMD...: run CMD RUNS times,
-# keep the best wall time and that run's peak RSS (GNU time: the largest
-# process of the tree).  OK_CODES is a regex of acceptable exit codes.
-measure() {
-	local key=$1 label=$2 okrc=$3 o=$4 e=$5
-	shift 6
-	local i t0 t1 wall rss rc best="" bestrss="" status=ok
-	tools+=("$key")
-	LABEL[$key]=$label
-	printf '%-34s' "$label"
-	for ((i = 1; i <= RUNS; i++)); do
-		t0=$EPOCHREALTIME
-		"$TIME" -o "$logs/$key.time" -f 'RSS %M' "$@" >"$o" 2>"$e"
-		rc=$?
-		t1=$EPOCHREALTIME
-		wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", b-a}')
-		rss=$(awk '$1=="RSS"{print $2}' "$logs/$key.time")
-		printf ' %ss' "$wall"
-		if ! [[ "$rc" =~ ^($okrc)$ ]]; then
-			status=FAILED
-			break
-		fi
-		if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN{exit !(a<b)}'; then
-			best=$wall
-			bestrss=$rss
-		fi
-	done
-	printf '\n'
-	RC[$key]=$rc
-	STATUS[$key]=$status
-	WALL[$key]=${best:-}
-	RSS[$key]=${bestrss:-}
-	if [ "$status" != ok ]; then
-		failed=1
-		say "  $label FAILED: exit $rc (tail of its output, in $logs):"
-		tail -n 15 "$e" "$o" 2>/dev/null | sed 's/^/  | /'
-	fi
-}
 
 warn_findings() { # KEY HOW-MANY FILE...: print a WARNING and the first lines
 	local key=$1 n=$2
@@ -157,10 +118,7 @@ warn_findings() { # KEY HOW-MANY FILE...: print a WARNING and the first lines
 }
 
 fps() { awk -v n="$1" -v w="$2" 'BEGIN{ if (w > 0) printf "%.0f", n/w; else print "-" }'; }
-mib() { awk -v k="$1" 'BEGIN{ printf "%.1f", k/1024 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f%%", 100*a/b; else print "-" }'; }
-verdict() { if awk "BEGIN{exit !($1)}"; then echo met; else echo MISSED; fi; }
 
 bench_one() {
 	local N=$1

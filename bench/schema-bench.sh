@@ -49,9 +49,10 @@ TARGET_VS_AJV=5      # cspf files/s at least 5x ajv-cli's
 TARGET_VS_IO=1.5     # cspf wall time at most 1.5x the I/O floor's
 TARGET_RSS_MIB=64    # cspf peak RSS at most 64 MiB
 
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+LABEL_WIDTH=28
 die() { echo "schema-bench: $*" >&2; exit 2; }
-say() { printf '%s\n' "$*"; }
-section() { printf '\n== %s\n' "$*"; }
 
 # --- prerequisites -----------------------------------------------------
 
@@ -101,51 +102,12 @@ fi
 # Results, by tool key: wall seconds, peak RSS KiB, exit code, invalid count.
 declare -A WALL RSS RC INV LABEL STATUS
 tools=()
-ok() { [ "${STATUS[$1]:-}" = ok ]; }
 
 # Count the distinct generated documents named in FILE... on lines that
 # report a failure (a line ending in " valid" or ": ok" is a success line).
 count_invalid() {
 	cat "$@" 2>/dev/null | grep -vE '[: ](valid|ok)$' |
 		grep -oE "docs-$N/[0-9]{3}/[0-9]{6}\.json" | sort -u | wc -l
-}
-
-# measure KEY LABEL OK_CODES STDOUT STDERR -- CMD...: run CMD RUNS times,
-# keep the best wall time and that run's peak RSS.  OK_CODES is a regex of
-# acceptable exit codes.
-measure() {
-	local key=$1 label=$2 okrc=$3 o=$4 e=$5
-	shift 6
-	local i t0 t1 wall rss rc best="" bestrss="" status=ok
-	tools+=("$key")
-	LABEL[$key]=$label
-	printf '%-28s' "$label"
-	for ((i = 1; i <= RUNS; i++)); do
-		t0=$EPOCHREALTIME
-		"$TIME" -o "$logs/$key.time" -f 'RSS %M' "$@" >"$o" 2>"$e"
-		rc=$?
-		t1=$EPOCHREALTIME
-		wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", b-a}')
-		rss=$(awk '$1=="RSS"{print $2}' "$logs/$key.time")
-		printf ' %ss' "$wall"
-		if ! [[ "$rc" =~ ^($okrc)$ ]]; then
-			status=FAILED
-			break
-		fi
-		if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN{exit !(a<b)}'; then
-			best=$wall
-			bestrss=$rss
-		fi
-	done
-	printf '\n'
-	RC[$key]=$rc
-	STATUS[$key]=$status
-	WALL[$key]=${best:-}
-	RSS[$key]=${bestrss:-}
-	if [ "$status" != ok ]; then
-		say "  $label FAILED: exit $rc (tail of its output, in $logs):"
-		tail -n 15 "$e" "$o" 2>/dev/null | sed 's/^/  | /'
-	fi
 }
 
 section "warming the page cache"
@@ -186,8 +148,6 @@ fi
 # --- report ------------------------------------------------------------
 
 fps() { awk -v n="$N" -v w="$1" 'BEGIN{ if (w > 0) printf "%.0f", n/w; else print "-" }'; }
-mib() { awk -v k="$1" 'BEGIN{ printf "%.1f", k/1024 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }'; }
 
 section "results: $N documents, $(awk -v b="$total_bytes" 'BEGIN{printf "%.1f MiB", b/1048576}'), best of $RUNS"
 results=$out/results-$N.tsv
@@ -212,7 +172,6 @@ for k in cspf ajv py; do
 done
 
 section "targets"
-verdict() { if awk "BEGIN{exit !($1)}"; then echo met; else echo MISSED; fi; }
 if ok cspf; then
 	if ok ajv; then
 		r=$(ratio "${WALL[ajv]}" "${WALL[cspf]}")
