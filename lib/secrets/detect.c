@@ -1149,6 +1149,89 @@ static int detect_assignments(struct scan *sc)
 }
 
 /*
+ * A password written into prose: "login admin, password Tr0ub4dor&3",
+ * "the passphrase is: x7#Kd...".  After the word password, passwd,
+ * passphrase or pwd (a whole word), an optional "is"/"was" and ':', '=' or
+ * '-', the next word is taken when it is 8 to 128 characters that mix
+ * three of upper case, lower case, digits and symbols - which the words
+ * of a sentence ("password rotation", "password expires 2027-06-01") do
+ * not - and it is no placeholder or path.
+ */
+static bool password_keyword(const char *s, size_t n, size_t i, size_t *end)
+{
+	static const char *const words[] = {
+		"passphrase", "password", "passwd", "pwd"};
+	size_t k, len;
+
+	if (i > 0 && is(s[i - 1], K_ALNUM | K_UNDER))
+		return false;
+	for (k = 0; k < sizeof(words) / sizeof(*words); k++) {
+		len = strlen(words[k]);
+		if (n - i >= len && starts_ci(s + i, n - i, words[k]) &&
+			(i + len == n || !is(s[i + len], K_ALNUM | K_UNDER))) {
+			*end = i + len;
+			return true;
+		}
+	}
+	return false;
+}
+
+static size_t skip_spaces(const char *s, size_t n, size_t i)
+{
+	while (i < n && is(s[i], K_SPACE))
+		i++;
+	return i;
+}
+
+static int detect_text_password(struct scan *sc)
+{
+	const char *s = sc->s;
+	size_t n = sc->n, i, e, ve, k;
+	unsigned int m, classes;
+	bool pathlike;
+
+	for (i = 0; i < n; i++) {
+		if (lower(s[i]) != 'p' || !password_keyword(s, n, i, &e))
+			continue;
+		i = e - 1;
+		e = skip_spaces(s, n, e);
+		if (n - e >= 3 && starts_ci(s + e, n - e, "is") &&
+			(is(s[e + 2], K_SPACE) || s[e + 2] == ':'))
+			e = skip_spaces(s, n, e + 2);
+		else if (n - e >= 4 && starts_ci(s + e, n - e, "was") &&
+			(is(s[e + 3], K_SPACE) || s[e + 3] == ':'))
+			e = skip_spaces(s, n, e + 3);
+		if (e < n && one_of(s[e], ":=-"))
+			e = skip_spaces(s, n, e + 1);
+		if (e < n && one_of(s[e], "\"'`"))
+			e++;
+		for (ve = e; ve < n && !is(s[ve], K_SPACE) &&
+			!one_of(s[ve], "\"'`"); ve++)
+			;
+		while (ve > e && one_of(s[ve - 1], ".,;:)!?"))
+			ve--;
+		/* "Tr0ub4dor&3!" keeps its '!' when the rest has none */
+		if (ve < n && s[ve] == '!' && ve + 1 - e >= 8)
+			ve++;
+		if (ve - e < 8 || ve - e > 128 || is_placeholder(s + e, ve - e))
+			continue;
+		m = mask_of(s + e, ve - e);
+		classes = !!(m & K_UP) + !!(m & K_LO) + !!(m & K_DI) +
+			  !!(m & ~(K_ALNUM | K_HEX | K_VOWEL));
+		if (classes < 3)
+			continue;
+		for (pathlike = true, k = e; k < ve && pathlike; k++)
+			pathlike = is(s[k], K_LO | K_DI | K_SLASH | K_DASH |
+					K_UNDER | K_DOT);
+		if (pathlike)
+			continue;
+		return emit(sc, SECRETS_TEXT_PASSWORD, "password in text", e,
+			ve - e);
+	}
+	return 0;
+}
+
+/*
  * otpauth://totp/...?secret=<base32>: the seed of someone's second
  * factor.
  */
@@ -1660,6 +1743,10 @@ int cspf_secrets_detect(const cspf_secrets_str *st)
 		if (!sc.hits && (r = detect_secret_field(&sc, name, kind)) < 0)
 			return r;
 	}
+	/* Prose: a password written after the word. */
+	if (!sc.hits && (sc.mask & K_SPACE) && sc.n >= 12 && !st->in_key &&
+		(r = detect_text_password(&sc)) < 0)
+		return r;
 	if (!sc.hits && (sc.mask & K_ALNUM) == K_ALNUM && sc.n >= 20 &&
 		sc.longest >= 20 && (r = detect_generic(&sc)) < 0)
 		return r;

@@ -101,6 +101,11 @@ static const cspf_secrets_rule rules[SECRETS_NRULES] = {
 		"High-entropy string",
 		"A random-looking token of 20 characters or more outside the "
 		"fields that hold identifiers." },
+	[SECRETS_TEXT_PASSWORD] = { "secret/password-in-text",
+		"Password in text",
+		"A password written into prose: \"password: Tr0ub4dor&3\", "
+		"\"the passphrase is ...\" - a word of 8 characters or more "
+		"mixing upper case, lower case, digits and symbols." },
 };
 /* clang-format on */
 

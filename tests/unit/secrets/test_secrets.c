@@ -501,6 +501,27 @@ static void test_otp_seed(void **state)
 /* ------------------------------------------------------------------ */
 /* Named fields                                                       */
 
+static void test_text_password(void **state)
+{
+	cspf_diags d = CSPF_DIAGS_INIT;
+
+	ONE(&d, "{'description': 'login admin, password Tr0ub4dor&3xyzzy on "
+		"the bastion'}", "secret/password-in-text", "Tr0ub4dor&3xyzzy");
+	ONE(&d, "{'description': 'The passphrase is: \\\"Kd8#mQ2vLx\\\".'}",
+		"secret/password-in-text", "Kd8#mQ2vLx");
+	ONE(&d, "{'description': 'Break-glass PWD - Zq4mW8tK2xVb, ask Amir.'}",
+		"secret/password-in-text", "Zq4mW8tK2xVb");
+	cspf_diags_clear(&d);
+	/* The words of sentences about passwords. */
+	NONE("{'description': 'Password rotation every P90D; the password "
+	     "expires 2027-06-01.'}");
+	NONE("{'description': 'Passwords are kept in Vault: password at "
+	     "kv/payments-ledger/app1 (see RUNBOOK-42).'}");
+	NONE("{'description': 'The password is in Vault under "
+	     "${LEDGER_PASSWORD}.'}");
+	NONE("{'description': 'Reset the password: PasswordPolicy v2.'}");
+}
+
 static void test_password_field(void **state)
 {
 	cspf_diags d = CSPF_DIAGS_INIT;
@@ -907,7 +928,7 @@ static void test_rules(void **state)
 	size_t n, i, j;
 	const cspf_secrets_rule *r = cspf_secrets_rules(&n);
 
-	assert_int_equal(n, 17);
+	assert_int_equal(n, 18);
 	for (i = 0; i < n; i++) {
 		assert_non_null(r[i].id);
 		assert_non_null(r[i].name);
@@ -1190,6 +1211,7 @@ int main(void)
 		cmocka_unit_test(test_url_password),
 		cmocka_unit_test(test_connection_string_password),
 		cmocka_unit_test(test_otp_seed),
+		cmocka_unit_test(test_text_password),
 		cmocka_unit_test(test_password_field),
 		cmocka_unit_test(test_secret_field),
 		cmocka_unit_test(test_high_entropy),
