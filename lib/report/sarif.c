@@ -370,10 +370,15 @@ static int add_result(cspf_report *r, const char *uri, int relative,
 		(art = cJSON_AddObjectToObject(phys, "artifactLocation")) &&
 		add_str(art, "uri", uri) &&
 		(!relative || add_str(art, "uriBaseId", SRCROOT));
-	if (ok && d->line) {
+	/*
+	 * A finding on a whole file (a symlink, a file of no kind) points
+	 * at its first line: GitHub code scanning wants a region on every
+	 * location to show it.
+	 */
+	if (ok) {
 		ok = (region = cJSON_AddObjectToObject(phys, "region")) &&
 			cJSON_AddNumberToObject(region, "startLine",
-				d->line) &&
+				d->line ? d->line : 1) &&
 			(!d->column || cJSON_AddNumberToObject(region,
 				"startColumn", d->column));
 	}

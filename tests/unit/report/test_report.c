@@ -490,12 +490,15 @@ static void test_sarif_structure(void **state)
 		"pattern");
 	assert_string_equal(str_of(get(x, "properties"), "pointer"), "/name");
 
-	/* line 0: no region at all; column 0: no startColumn */
+	/* line 0: the file's first line, as GitHub wants a region; column
+	 * 0: no startColumn */
 	x = cJSON_GetArrayItem(res, 1);
 	assert_string_equal(str_of(x, "level"), "warning");
 	phys = get(cJSON_GetArrayItem(get(x, "locations"), 0),
 		"physicalLocation");
-	assert_null(cJSON_GetObjectItem(phys, "region"));
+	region = get(phys, "region");
+	assert_int_equal(cJSON_GetObjectItem(region, "startLine")->valueint, 1);
+	assert_null(cJSON_GetObjectItem(region, "startColumn"));
 	x = cJSON_GetArrayItem(res, 2);
 	assert_string_equal(str_of(x, "level"), "note");
 	region = get(get(cJSON_GetArrayItem(get(x, "locations"), 0),
