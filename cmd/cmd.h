@@ -29,4 +29,12 @@ bool cmd_use_color(FILE *f);
 /* Number of online processors, at least 1. */
 unsigned cmd_ncpus(void);
 
+/*
+ * `arg`, the value of option `opt` of command `cmd`, as a whole number
+ * from `min` to `max` into *out.  0 when it is one; else prints the usage
+ * error and returns EXIT_TROUBLE.
+ */
+int cmd_parse_count(unsigned *out, const char *cmd, const char *opt,
+	const char *arg, unsigned min, unsigned max);
+
 #endif

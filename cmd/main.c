@@ -2,6 +2,7 @@
  * cspf: keeps a cloud estate honest against its own documentation.
  * Dispatches to one file per subcommand (as git does).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,22 @@ unsigned cmd_ncpus(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n > 0 ? (unsigned)n : 1;
+}
+
+int cmd_parse_count(unsigned *out, const char *cmd, const char *opt,
+	const char *arg, unsigned min, unsigned max)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || n < min ||
+		n > max)
+		return cmd_usage_error(cmd, "%s takes a number from %u to %u",
+			opt, min, max);
+	*out = (unsigned)n;
+	return 0;
 }
 
 int cmd_version(int argc, char **argv)

@@ -603,12 +603,11 @@ static int cmd_schema_validate(int argc, char **argv)
 			}
 			break;
 		case 'j':
-			if (parse_size(optarg, &n) < 0 || n < 1 || n > 256) {
+			if (cmd_parse_count(&o.jobs, "schema", "--jobs",
+				    optarg, 1, 256)) {
 				free(o.refs);
-				return cmd_usage_error("schema", "--jobs "
-					"takes a number from 1 to 256");
+				return EXIT_TROUBLE;
 			}
-			o.jobs = (unsigned)n;
 			break;
 		case 'F':
 			o.formats = 0;

@@ -83,8 +83,6 @@ int cmd_validate(int argc, char **argv)
 	const char *dir = ".";
 	int c, quiet = 0, rc;
 	size_t i, start;
-	char *end;
-	long n;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:j:qh", longopts, NULL)) != -1) {
@@ -110,11 +108,9 @@ int cmd_validate(int argc, char **argv)
 					"junit)", optarg);
 			break;
 		case 'j':
-			n = strtol(optarg, &end, 10);
-			if (*end || n < 1 || n > 256)
-				return cmd_usage_error("validate", "--jobs "
-					"takes a number from 1 to 256");
-			ro.jobs = (unsigned)n;
+			if (cmd_parse_count(&ro.jobs, "validate", "--jobs",
+				    optarg, 1, 256))
+				return EXIT_TROUBLE;
 			break;
 		case 'F':
 			ro.format_assert = 0;
