@@ -64,6 +64,8 @@ struct ctx {
 	char *repo_path;
 	int fast;                 /* --base, nothing deleted: see fast_base() */
 	git_tree *lookup_tree;    /* fast --rev: where references are looked up */
+	git_diff *base_diff;      /* --base on the work tree, kept from
+				   * fast_base() for select_changed() */
 	pthread_mutex_t lookup_lock;
 	cspf_json_doc *config;    /* cspf.json, when it parses */
 	cspf_secrets_allow *allow; /* its secrets.allow, lent from it */
@@ -472,8 +474,12 @@ static int select_changed(struct ctx *c, git_repository *repo)
 		return r;
 	if (c->opts->rev && (r = tree_at(&head, repo, c->opts->rev)) < 0)
 		goto out;
-	if ((r = changes(&diff, repo, base, head)) < 0)
+	if (c->base_diff) {
+		diff = c->base_diff;
+		c->base_diff = NULL;
+	} else if ((r = changes(&diff, repo, base, head)) < 0) {
 		goto out;
+	}
 	for (i = 0; i < c->nfiles; i++)
 		c->files[i].check = c->files[i].diags.count ? 0 : 1;
 	n = git_diff_num_deltas(diff);
@@ -670,7 +676,11 @@ static int fast_base(struct ctx *c, git_repository *repo)
 		if (d->status == GIT_DELTA_DELETED ||
 		    d->status == GIT_DELTA_RENAMED ||
 		    cspf_registry_kind_of(p, NULL, NULL) == CSPF_KIND_ACCOUNT) {
-			r = 0; /* the full listing it is */
+			/* the full listing it is; select_changed() reuses
+			 * the diff */
+			c->base_diff = diff;
+			diff = NULL;
+			r = 0;
 			goto out;
 		}
 	}
@@ -1472,6 +1482,7 @@ out:
 			cspf_schema_free(e->value);
 	}
 	cspf_map_dispose(&c.schemas);
+	git_diff_free(c.base_diff);
 	while (c.chunks) {
 		struct chunk *k = c.chunks;
 		c.chunks = k->next;
