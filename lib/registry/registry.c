@@ -566,62 +566,189 @@ static int add_tree_files(struct ctx *c, git_repository *repo,
 	return r;
 }
 
-static int diff_trees(struct ctx *c, git_repository *repo,
-	const git_tree *a, const git_tree *b, cspf_buf *prefix, int *simple)
+/*
+ * A tree object's entries, read from its raw bytes: "<octal mode> <name>\0"
+ * and a 20-byte id, in git's order.  libgit2's git_tree_lookup() parses
+ * every entry into an array first: 3.4 ms for a directory of 14,000
+ * files, twice per changed directory, most of a --base run.
+ */
+struct raw_entry {
+	unsigned int mode;
+	const char *name;
+	size_t name_len;
+	git_oid id;
+};
+
+static int raw_next(struct raw_entry *e, const unsigned char **pos,
+	const unsigned char *end)
 {
-	size_t i = 0, j = 0, na = git_tree_entrycount(a),
-	       nb = git_tree_entrycount(b);
+	const unsigned char *p = *pos, *nul;
+
+	if (p >= end)
+		return 0;
+	for (e->mode = 0; p < end && *p >= '0' && *p <= '7'; p++)
+		e->mode = e->mode * 8 + (unsigned)(*p - '0');
+	if (p >= end || *p++ != ' ' ||
+	    !(nul = memchr(p, '\0', (size_t)(end - p))) ||
+	    (size_t)(end - nul) < 1 + GIT_OID_RAWSZ)
+		return -1;
+	e->name = (const char *)p;
+	e->name_len = (size_t)(nul - p);
+	git_oid_fromraw(&e->id, nul + 1);
+	*pos = nul + 1 + GIT_OID_RAWSZ;
+	return 1;
+}
+
+/* git's order: a tree's name compares as if it ended in '/'. */
+static int raw_cmp(const struct raw_entry *a, const struct raw_entry *b)
+{
+	size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+	int r = memcmp(a->name, b->name, n);
+	unsigned char ca, cb;
+
+	if (r)
+		return r;
+	ca = a->name_len > n ? (unsigned char)a->name[n] :
+	     a->mode == GIT_FILEMODE_TREE ? '/' : 0;
+	cb = b->name_len > n ? (unsigned char)b->name[n] :
+	     b->mode == GIT_FILEMODE_TREE ? '/' : 0;
+	return (ca > cb) - (ca < cb);
+}
+
+/* An added entry: a file, a link, or a whole new directory. */
+static int add_raw_entry(struct ctx *c, git_repository *repo,
+	const struct raw_entry *e, cspf_buf *prefix)
+{
+	size_t mark = prefix->size;
 	int r = 0;
 
-	while (r == 0 && *simple && (i < na || j < nb)) {
-		const git_tree_entry *ea = i < na ?
-			git_tree_entry_byindex(a, i) : NULL;
-		const git_tree_entry *eb = j < nb ?
-			git_tree_entry_byindex(b, j) : NULL;
-		int cmp = !ea ? 1 : !eb ? -1 : git_tree_entry_cmp(ea, eb);
-
-		if (cmp < 0) { /* only in the base: deleted */
-			if (git_tree_entry_name(ea)[0] != '.')
-				*simple = 0;
-			i++;
-		} else if (cmp > 0) { /* only in the new tree: added */
-			r = add_entry(c, repo, eb, prefix);
-			j++;
-		} else {
-			if (git_oid_cmp(git_tree_entry_id(ea),
-				    git_tree_entry_id(eb)) != 0 &&
-			    git_tree_entry_name(eb)[0] != '.') {
-				git_filemode_t ma = git_tree_entry_filemode(ea);
-				git_filemode_t mb = git_tree_entry_filemode(eb);
-				if ((ma == GIT_FILEMODE_TREE) !=
-				    (mb == GIT_FILEMODE_TREE)) {
-					*simple = 0;
-				} else if (mb == GIT_FILEMODE_TREE) {
-					git_tree *sa = NULL, *sb = NULL;
-					size_t mark = prefix->size;
-					cspf_buf_puts(prefix,
-						git_tree_entry_name(eb));
-					cspf_buf_putc(prefix, '/');
-					if (git_tree_lookup(&sa, repo,
-						    git_tree_entry_id(ea)) < 0 ||
-					    git_tree_lookup(&sb, repo,
-						    git_tree_entry_id(eb)) < 0)
-						r = git_fail(prefix->ptr);
-					else
-						r = diff_trees(c, repo, sa, sb,
-							prefix, simple);
-					git_tree_free(sa);
-					git_tree_free(sb);
-					cspf_buf_truncate(prefix, mark);
-				} else {
-					r = add_entry(c, repo, eb, prefix);
-				}
-			}
-			i++;
-			j++;
-		}
+	if (e->name[0] == '.')
+		return 0;
+	cspf_buf_put(prefix, e->name, e->name_len);
+	if (e->mode == GIT_FILEMODE_TREE) {
+		git_tree *sub = NULL;
+		cspf_buf_putc(prefix, '/');
+		if (git_tree_lookup(&sub, repo, &e->id) < 0)
+			r = git_fail(prefix->ptr);
+		else
+			r = add_tree_files(c, repo, sub, prefix);
+		git_tree_free(sub);
+	} else if (e->mode == GIT_FILEMODE_LINK) {
+		r = add_symlink(c, prefix->ptr);
+	} else if (prefix->size > 5 &&
+		   !strcmp(prefix->ptr + prefix->size - 5, ".json")) {
+		r = add_file(c, prefix->ptr, &e->id);
 	}
+	cspf_buf_truncate(prefix, mark);
 	return r;
+}
+
+static int diff_trees(struct ctx *c, git_repository *repo, git_odb *odb,
+	const git_oid *ida, const git_oid *idb, cspf_buf *prefix, int *simple)
+{
+	git_odb_object *oa = NULL, *ob = NULL;
+	const unsigned char *pa, *ea, *pb, *eb;
+	struct raw_entry a, b;
+	int ha, hb, r = 0;
+
+	if (git_odb_read(&oa, odb, ida) < 0 || git_odb_read(&ob, odb, idb) < 0 ||
+	    git_odb_object_type(oa) != GIT_OBJECT_TREE ||
+	    git_odb_object_type(ob) != GIT_OBJECT_TREE) {
+		r = git_fail(prefix->size ? prefix->ptr : "tree");
+		goto out;
+	}
+	pa = git_odb_object_data(oa);
+	ea = pa + git_odb_object_size(oa);
+	pb = git_odb_object_data(ob);
+	eb = pb + git_odb_object_size(ob);
+	ha = raw_next(&a, &pa, ea);
+	hb = raw_next(&b, &pb, eb);
+	while (r == 0 && *simple && (ha != 0 || hb != 0)) {
+		int cmp = ha <= 0 ? 1 : hb <= 0 ? -1 : raw_cmp(&a, &b);
+
+		if (ha < 0 || hb < 0) {
+			r = cspf_error_set(CSPF_EINVALID, CSPF_ERRCLASS_INVALID,
+				"a corrupt tree object under '%s'",
+				prefix->size ? prefix->ptr : "/");
+			break;
+		}
+		if (cmp < 0) { /* only in the base: deleted */
+			if (a.name[0] != '.')
+				*simple = 0;
+		} else if (cmp > 0) { /* only in the new tree: added */
+			r = add_raw_entry(c, repo, &b, prefix);
+		} else if (!git_oid_equal(&a.id, &b.id) && b.name[0] != '.') {
+			if ((a.mode == GIT_FILEMODE_TREE) !=
+			    (b.mode == GIT_FILEMODE_TREE)) {
+				*simple = 0;
+			} else if (b.mode == GIT_FILEMODE_TREE) {
+				size_t mark = prefix->size;
+				cspf_buf_put(prefix, b.name, b.name_len);
+				cspf_buf_putc(prefix, '/');
+				r = diff_trees(c, repo, odb, &a.id, &b.id,
+					prefix, simple);
+				cspf_buf_truncate(prefix, mark);
+			} else {
+				r = add_raw_entry(c, repo, &b, prefix);
+			}
+		}
+		if (cmp <= 0)
+			ha = raw_next(&a, &pa, ea);
+		if (cmp >= 0)
+			hb = raw_next(&b, &pb, eb);
+	}
+out:
+	git_odb_object_free(oa);
+	git_odb_object_free(ob);
+	return r;
+}
+
+/*
+ * Does `path` ("teams/payments.json") name a blob or link under the tree
+ * `root`?  Read from raw tree objects like diff_trees(), which the object
+ * cache still holds: 1 if so, 0 if not, negative on failure.
+ */
+static int raw_exists(git_odb *odb, const git_oid *root, const char *path)
+{
+	git_oid id = *root;
+	const char *part = path;
+	int found = 0;
+
+	for (;;) {
+		const char *slash = strchr(part, '/');
+		size_t len = slash ? (size_t)(slash - part) : strlen(part);
+		const unsigned char *p, *end;
+		git_odb_object *o = NULL;
+		struct raw_entry e;
+		int h;
+
+		if (git_odb_read(&o, odb, &id) < 0)
+			return git_fail(path);
+		if (git_odb_object_type(o) != GIT_OBJECT_TREE) {
+			git_odb_object_free(o);
+			return 0;
+		}
+		p = git_odb_object_data(o);
+		end = p + git_odb_object_size(o);
+		found = 0;
+		while ((h = raw_next(&e, &p, end)) > 0) {
+			if (e.name_len == len && !memcmp(e.name, part, len)) {
+				found = slash ? e.mode == GIT_FILEMODE_TREE :
+						e.mode != GIT_FILEMODE_TREE;
+				id = e.id;
+				break;
+			}
+		}
+		git_odb_object_free(o);
+		if (h < 0)
+			return cspf_error_set(CSPF_EINVALID,
+				CSPF_ERRCLASS_INVALID,
+				"a corrupt tree object on the way to '%s'",
+				path);
+		if (!found || !slash)
+			return found;
+		part = slash + 1;
+	}
 }
 
 /*
@@ -647,7 +774,14 @@ static int fast_base(struct ctx *c, git_repository *repo)
 		int simple = 1;
 		if ((r = tree_at(&head, repo, c->opts->rev)) < 0)
 			goto out;
-		r = diff_trees(c, repo, base, head, &prefix, &simple);
+		git_odb *odb = NULL;
+		if ((r = git_repository_odb(&odb, repo)) < 0) {
+			r = git_fail("object database");
+			goto out;
+		}
+		r = diff_trees(c, repo, odb, git_tree_id(base),
+			git_tree_id(head), &prefix, &simple);
+		git_odb_free(odb);
 		cspf_buf_dispose(&prefix);
 		for (i = 0; r == 0 && simple && i < c->nfiles; i++)
 			if (c->files[i].kind == CSPF_KIND_ACCOUNT)
@@ -759,12 +893,15 @@ static int ref_exists(struct ctx *c, const char *id)
 		return find_file(c, id, strlen(id)) != NULL;
 	/* Only the changed files were listed: ask the tree itself. */
 	if (c->lookup_tree) {
-		git_tree_entry *e = NULL;
+		git_odb *odb = NULL;
 		cspf_buf_printf(&p, "%s.json", id);
 		pthread_mutex_lock(&c->lookup_lock);
-		found = git_tree_entry_bypath(&e, c->lookup_tree, p.ptr) == 0;
+		found = git_repository_odb(&odb, git_tree_owner(
+				c->lookup_tree)) == 0 &&
+			raw_exists(odb, git_tree_id(c->lookup_tree), p.ptr) > 0;
 		pthread_mutex_unlock(&c->lookup_lock);
-		git_tree_entry_free(e);
+		git_odb_free(odb);
+		cspf_error_clear();
 	} else {
 		cspf_buf_printf(&p, "%s/%s.json", c->root, id);
 		found = lstat(p.ptr, &st) == 0 && S_ISREG(st.st_mode);
