@@ -1477,6 +1477,108 @@ static void duplicates(struct ctx *c)
 	cspf_map_dispose(&seen);
 }
 
+/* libgit2, set up for reading a registry. */
+static void git_setup(int base)
+{
+	git_libgit2_init();
+	/*
+	 * libgit2 maps pack files in windows, by default up to 8 GiB of
+	 * them; the pages it touches count in our RSS.  Small windows and a
+	 * low ceiling: measured on a 100,000-file registry (38 MiB pack),
+	 * --rev peaks at 58 MiB with 1 MiB windows under 8 MiB, 66 MiB with
+	 * 4 MiB under 16 MiB, at the same speed.
+	 */
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)1 << 20);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)8 << 20);
+	/*
+	 * A registry directory of 10,000 files is a 600 KiB tree; libgit2
+	 * caches no tree over 4 KiB, so every reference looked up by path
+	 * in it would inflate and parse it again.  Only --base looks
+	 * references up in trees; a full run would just hold them.
+	 */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
+		base ? (size_t)8 << 20 : (size_t)4096);
+	/*
+	 * Objects are not re-hashed on every read: git verified them when
+	 * they entered the repository (index-pack, also in the quarantine a
+	 * pre-receive hook sees), and `git fsck` is the tool for a
+	 * repository that rotted since.  Hashing every blob cost 7% of a
+	 * --rev run.
+	 */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+}
+
+/*
+ * List the registry's files into c->files, sorted by id: the changed ones
+ * fast_base() listed, or every file of the tree at --rev, or of the work
+ * tree.
+ */
+static int list_files(struct ctx *c, git_repository *repo)
+{
+	int r = 0;
+
+	if (c->fast) {
+		c->use_git = c->opts->rev != NULL;
+	} else if (c->opts->rev) {
+		git_tree *tree = NULL;
+		struct tree_walk w = { c, 0 };
+		if ((r = tree_at(&tree, repo, c->opts->rev)) < 0)
+			return r;
+		r = git_tree_walk(tree, GIT_TREEWALK_PRE, tree_cb, &w);
+		git_tree_free(tree);
+		if (w.error < 0 || r < 0)
+			return w.error < 0 ? w.error : git_fail("tree walk");
+		c->use_git = 1;
+	} else {
+		cspf_buf rel = CSPF_BUF_INIT;
+		r = walk_dir(c, &rel, 0);
+		cspf_buf_dispose(&rel);
+		if (r < 0)
+			return r;
+	}
+	qsort(c->files, c->nfiles, sizeof(*c->files), cmp_file_id);
+	return 0;
+}
+
+/* Free what the run held; not the context itself. */
+static void ctx_dispose(struct ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nfiles; i++) {
+		struct rfile *f = &c->files[i];
+		cspf_diags_clear(&f->diags);
+		free(f->account_id);
+		for (size_t k = 0; k < f->nusernames; k++)
+			free(f->usernames[k]);
+		free(f->usernames);
+	}
+	free(c->files);
+	{
+		cspf_map_entry *e;
+		cspf_map_foreach(&c->schemas, e)
+			cspf_schema_free(e->value);
+	}
+	cspf_map_dispose(&c->schemas);
+	git_diff_free(c->base_diff);
+	while (c->chunks) {
+		struct chunk *k = c->chunks;
+		c->chunks = k->next;
+		free(k);
+	}
+	for (i = 0; i < c->nextra; i++) {
+		free(c->extra[i].kind);
+		cspf_schema_free(c->extra[i].schema);
+	}
+	free(c->extra);
+	cspf_schema_set_free(c->set);
+	git_tree_free(c->lookup_tree);
+	pthread_mutex_destroy(&c->lookup_lock);
+	free(c->allow);
+	cspf_json_doc_free(c->config);
+	free(c->repo_path);
+}
+
 int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
 	const char *path, const cspf_registry_options *opts)
 {
@@ -1496,32 +1598,7 @@ int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
 	pthread_mutex_init(&c.lookup_lock, NULL);
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
-	git_libgit2_init();
-	/*
-	 * libgit2 maps pack files in windows, by default up to 8 GiB of
-	 * them; the pages it touches count in our RSS.  Small windows and a
-	 * low ceiling: measured on a 100,000-file registry (38 MiB pack),
-	 * --rev peaks at 58 MiB with 1 MiB windows under 8 MiB, 66 MiB with
-	 * 4 MiB under 16 MiB, at the same speed.
-	 */
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)1 << 20);
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)8 << 20);
-	/*
-	 * A registry directory of 10,000 files is a 600 KiB tree; libgit2
-	 * caches no tree over 4 KiB, so every reference looked up by path
-	 * in it would inflate and parse it again.  Only --base looks
-	 * references up in trees; a full run would just hold them.
-	 */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
-		c.opts->base ? (size_t)8 << 20 : (size_t)4096);
-	/*
-	 * Objects are not re-hashed on every read: git verified them when
-	 * they entered the repository (index-pack, also in the quarantine a
-	 * pre-receive hook sees), and `git fsck` is the tool for a
-	 * repository that rotted since.  Hashing every blob cost 7% of a
-	 * --rev run.
-	 */
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	git_setup(c.opts->base != NULL);
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		r = cspf_error_set_os("'%s' is not a registry directory", path);
 		goto out;
@@ -1535,28 +1612,8 @@ int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
 	}
 	if (c.opts->base && (r = fast_base(&c, repo)) < 0)
 		goto out;
-	if (c.fast) {
-		c.use_git = c.opts->rev != NULL;
-	} else if (c.opts->rev) {
-		git_tree *tree = NULL;
-		struct tree_walk w = { &c, 0 };
-		if ((r = tree_at(&tree, repo, c.opts->rev)) < 0)
-			goto out;
-		r = git_tree_walk(tree, GIT_TREEWALK_PRE, tree_cb, &w);
-		git_tree_free(tree);
-		if (w.error < 0 || r < 0) {
-			r = w.error < 0 ? w.error : git_fail("tree walk");
-			goto out;
-		}
-		c.use_git = 1;
-	} else {
-		cspf_buf rel = CSPF_BUF_INIT;
-		r = walk_dir(&c, &rel, 0);
-		cspf_buf_dispose(&rel);
-		if (r < 0)
-			goto out;
-	}
-	qsort(c.files, c.nfiles, sizeof(*c.files), cmp_file_id);
+	if ((r = list_files(&c, repo)) < 0)
+		goto out;
 	if (c.opts->base && !c.fast && (r = select_changed(&c, repo)) < 0)
 		goto out;
 	load_config(&c, c.use_git ? repo : NULL);
@@ -1604,39 +1661,243 @@ int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
 		qsort(out->items, out->count, sizeof(*out->items), cmp_diag);
 out:
 	free(th);
-	for (i = 0; i < c.nfiles; i++) {
-		struct rfile *f = &c.files[i];
-		cspf_diags_clear(&f->diags);
-		free(f->account_id);
-		for (size_t k = 0; k < f->nusernames; k++)
-			free(f->usernames[k]);
-		free(f->usernames);
-	}
-	free(c.files);
-	{
-		cspf_map_entry *e;
-		cspf_map_foreach(&c.schemas, e)
-			cspf_schema_free(e->value);
-	}
-	cspf_map_dispose(&c.schemas);
-	git_diff_free(c.base_diff);
-	while (c.chunks) {
-		struct chunk *k = c.chunks;
-		c.chunks = k->next;
-		free(k);
-	}
-	for (i = 0; i < c.nextra; i++) {
-		free(c.extra[i].kind);
-		cspf_schema_free(c.extra[i].schema);
-	}
-	free(c.extra);
-	cspf_schema_set_free(c.set);
-	git_tree_free(c.lookup_tree);
-	pthread_mutex_destroy(&c.lookup_lock);
-	free(c.allow);
-	cspf_json_doc_free(c.config);
-	free(c.repo_path);
+	ctx_dispose(&c);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	return r;
+}
+
+/* ---- the registry in memory ---- */
+
+struct cspf_registry {
+	cspf_entity *entities;
+	size_t count, alloc;
+	cspf_json_doc **docs;
+	size_t ndocs;
+	cspf_json_doc *config;
+	size_t skipped;
+	struct chunk *chunks; /* ids, paths and pointers */
+};
+
+static int cmp_entity(const void *a, const void *b)
+{
+	return strcmp(((const cspf_entity *)a)->id,
+		((const cspf_entity *)b)->id);
+}
+
+static int add_entity(cspf_registry *reg, struct ctx *c,
+	const struct rfile *f, cspf_json_doc *doc, const cJSON *json,
+	const char *id, const char *pointer)
+{
+	cspf_entity *e;
+
+	if (reg->count == reg->alloc) {
+		size_t n = reg->alloc ? reg->alloc * 2 : 64;
+		cspf_entity *p = realloc(reg->entities, n * sizeof(*p));
+		if (!p)
+			return cspf_error_set_oom();
+		reg->entities = p;
+		reg->alloc = n;
+	}
+	e = &reg->entities[reg->count];
+	memset(e, 0, sizeof(*e));
+	e->path = f->path;
+	e->kind = f->kind;
+	e->json = json;
+	e->doc = doc;
+	if (f->kind == CSPF_KIND_ASSET) {
+		char kind[128];
+		snprintf(kind, sizeof(kind), "%.*s", (int)f->asset_len,
+			f->asset);
+		e->asset_kind = save_path(c, kind);
+	}
+	e->id = save_path(c, id);
+	e->pointer = save_path(c, pointer);
+	if (!e->id || !e->pointer ||
+	    (f->kind == CSPF_KIND_ASSET && !e->asset_kind))
+		return cspf_error_set_oom();
+	reg->count++;
+	return 0;
+}
+
+/* The entities of one parsed file: itself, or each of its credentials. */
+static int add_entities(cspf_registry *reg, struct ctx *c,
+	const struct rfile *f, cspf_json_doc *doc)
+{
+	const cJSON *root = cspf_json_doc_root(doc), *item;
+	cspf_buf id = CSPF_BUF_INIT, ptr = CSPF_BUF_INIT;
+	size_t base = id_len(f);
+	int r = 0, i = 0;
+
+	if (!cJSON_IsObject(root))
+		return 0;
+	if (f->kind != CSPF_KIND_CREDENTIALS) {
+		cspf_buf_put(&id, f->path, base);
+		r = cspf_buf_oom(&id) ? cspf_error_set_oom() :
+			add_entity(reg, c, f, doc, root, id.ptr, "");
+		cspf_buf_dispose(&id);
+		return r;
+	}
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root,
+				"credentials")) {
+		const cJSON *user = cJSON_GetObjectItemCaseSensitive(item,
+			"username");
+		if (cJSON_IsObject(item) && cJSON_IsString(user)) {
+			cspf_buf_clear(&id);
+			cspf_buf_clear(&ptr);
+			cspf_buf_put(&id, f->path, base);
+			cspf_buf_printf(&id, "#%s", user->valuestring);
+			cspf_buf_printf(&ptr, "/credentials/%d", i);
+			if (cspf_buf_oom(&id) || cspf_buf_oom(&ptr))
+				r = cspf_error_set_oom();
+			else
+				r = add_entity(reg, c, f, doc, item, id.ptr,
+					ptr.ptr);
+			if (r < 0)
+				break;
+		}
+		i++;
+	}
+	cspf_buf_dispose(&id);
+	cspf_buf_dispose(&ptr);
+	return r;
+}
+
+int cspf_registry_load(cspf_registry **out, const char *path,
+	const cspf_registry_options *opts)
+{
+	cspf_registry_options defaults = CSPF_REGISTRY_OPTIONS_INIT, o;
+	cspf_registry *reg = NULL;
+	git_repository *repo = NULL;
+	struct ctx c;
+	struct stat st;
+	size_t i;
+	int r = 0;
+
+	*out = NULL;
+	o = opts ? *opts : defaults;
+	o.base = NULL;
+	memset(&c, 0, sizeof(c));
+	c.opts = &o;
+	c.root = path;
+	c.schemas.strings = 1;
+	pthread_mutex_init(&c.lookup_lock, NULL);
+	git_setup(0);
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		r = cspf_error_set_os("'%s' is not a registry directory", path);
+		goto out;
+	}
+	if (!(reg = calloc(1, sizeof(*reg)))) {
+		r = cspf_error_set_oom();
+		goto out;
+	}
+	if (o.rev && open_repo(&repo, path) < 0) {
+		r = git_fail(path);
+		goto out;
+	}
+	if ((r = list_files(&c, repo)) < 0)
+		goto out;
+	load_config(&c, c.use_git ? repo : NULL);
+	apply_kinds(&c);
+	reg->docs = calloc(c.nfiles ? c.nfiles : 1, sizeof(*reg->docs));
+	if (!reg->docs) {
+		r = cspf_error_set_oom();
+		goto out;
+	}
+	for (i = 0; i < c.nfiles; i++) {
+		struct rfile *f = &c.files[i];
+		cspf_json_doc *doc = NULL;
+		size_t len = 0;
+		char *buf;
+
+		if (f->kind == CSPF_KIND_NONE || f->kind == CSPF_KIND_CONFIG ||
+		    !f->check)
+			continue;
+		if (!(buf = read_listed(&c, c.use_git ? repo : NULL, f,
+			      &len))) {
+			reg->skipped++;
+			cspf_error_clear();
+			continue;
+		}
+		buf[len] = '\0';
+		if (cspf_json_parse_owned(&doc, buf, len, f->path, NULL) < 0) {
+			reg->skipped++;
+			cspf_error_clear();
+			continue;
+		}
+		reg->docs[reg->ndocs++] = doc;
+		if ((r = add_entities(reg, &c, f, doc)) < 0)
+			goto out;
+	}
+	qsort(reg->entities, reg->count, sizeof(*reg->entities), cmp_entity);
+	/* What the entities point into now belongs to the registry. */
+	reg->config = c.config;
+	c.config = NULL;
+	reg->chunks = c.chunks;
+	c.chunks = NULL;
+	*out = reg;
+	reg = NULL;
+out:
+	cspf_registry_free(reg);
+	ctx_dispose(&c);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return r;
+}
+
+size_t cspf_registry_count(const cspf_registry *reg)
+{
+	return reg ? reg->count : 0;
+}
+
+const cspf_entity *cspf_registry_entity(const cspf_registry *reg, size_t i)
+{
+	return reg && i < reg->count ? &reg->entities[i] : NULL;
+}
+
+const cspf_entity *cspf_registry_find(const cspf_registry *reg,
+	const char *id)
+{
+	size_t lo = 0, hi = reg ? reg->count : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(id, reg->entities[mid].id);
+		if (c == 0)
+			return &reg->entities[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const cJSON *cspf_registry_config(const cspf_registry *reg)
+{
+	return reg && reg->config ? cspf_json_doc_root(reg->config) : NULL;
+}
+
+size_t cspf_registry_skipped(const cspf_registry *reg)
+{
+	return reg ? reg->skipped : 0;
+}
+
+void cspf_registry_free(cspf_registry *reg)
+{
+	size_t i;
+
+	if (!reg)
+		return;
+	for (i = 0; i < reg->ndocs; i++)
+		cspf_json_doc_free(reg->docs[i]);
+	free(reg->docs);
+	free(reg->entities);
+	cspf_json_doc_free(reg->config);
+	while (reg->chunks) {
+		struct chunk *k = reg->chunks;
+		reg->chunks = k->next;
+		free(k);
+	}
+	free(reg);
 }

@@ -17,6 +17,7 @@
 
 #include "common.h"
 #include "diag.h"
+#include "json.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,6 +70,47 @@ typedef struct cspf_registry_stats {
  */
 int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
 	const char *path, const cspf_registry_options *opts);
+
+/*
+ * A registry read into memory, for the jobs that use it rather than check
+ * it (drift, rotate, digest).  Files that cannot be read or parsed, and
+ * files of no kind, are left out and counted in cspf_registry_skipped():
+ * `cspf validate` is the command that explains them.
+ */
+typedef struct cspf_registry cspf_registry;
+
+typedef struct cspf_entity {
+	const char *id;         /* "accounts/aws/payments-prod";
+				 * a credential: "credentials/aws/x#username" */
+	const char *path;       /* the file, relative to the registry root */
+	cspf_kind kind;
+	const char *asset_kind; /* "bucket", "iam-role", ...; NULL unless
+				 * kind is CSPF_KIND_ASSET */
+	const cJSON *json;      /* the entity: the file's root object, or a
+				 * credential's object in "credentials" */
+	const char *pointer;    /* where json sits in the file: "" or
+				 * "/credentials/3" */
+	const cspf_json_doc *doc; /* the file, for line:column */
+} cspf_entity;
+
+/*
+ * Read the registry at `path` (a work tree, or with opts->rev the tree of
+ * that commit; opts->base and opts->jobs are not used).  The caller frees
+ * it with cspf_registry_free().
+ */
+int cspf_registry_load(cspf_registry **out, const char *path,
+	const cspf_registry_options *opts);
+size_t cspf_registry_count(const cspf_registry *reg);
+/* The i-th entity, in id order; NULL past the end.  Lent. */
+const cspf_entity *cspf_registry_entity(const cspf_registry *reg, size_t i);
+/* The entity with this id, or NULL.  Lent. */
+const cspf_entity *cspf_registry_find(const cspf_registry *reg,
+	const char *id);
+/* cspf.json's root object, or NULL when there is none.  Lent. */
+const cJSON *cspf_registry_config(const cspf_registry *reg);
+/* Files left out because they could not be read or parsed. */
+size_t cspf_registry_skipped(const cspf_registry *reg);
+void cspf_registry_free(cspf_registry *reg);
 
 #ifdef __cplusplus
 }
