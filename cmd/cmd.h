@@ -9,10 +9,16 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cspf/report.h"
+
 enum { EXIT_CLEAN = 0, EXIT_FINDINGS = 1, EXIT_TROUBLE = 2 };
 
 int cmd_schema(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_drift(int argc, char **argv);
+void cmd_validate_help(FILE *f);
+void cmd_drift_help(FILE *f);
+void cmd_schema_help(FILE *f);
 int cmd_schema_docs(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
@@ -36,5 +42,20 @@ unsigned cmd_ncpus(void);
  */
 int cmd_parse_count(unsigned *out, const char *cmd, const char *opt,
 	const char *arg, unsigned min, unsigned max);
+
+/*
+ * --format's value into *out: text, json, sarif or junit.  0 when it is
+ * one; else prints the usage error and returns EXIT_TROUBLE.
+ */
+int cmd_parse_format(cspf_report_format *out, const char *cmd,
+	const char *arg);
+
+/*
+ * Print `diags` (sorted by file) through a report made with `po`, one
+ * entry per file with findings.  Returns EXIT_FINDINGS when there are
+ * findings, EXIT_CLEAN when none, EXIT_TROUBLE when the report could not
+ * be written (the error printed).
+ */
+int cmd_report(const cspf_diags *diags, const cspf_report_options *po);
 
 #endif

@@ -15,12 +15,14 @@
 static const struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	void (*help)(FILE *f);
 	const char *summary;
 } commands[] = {
-	{ "validate", cmd_validate, "validate the registry: schemas, references, secrets" },
-	{ "schema", cmd_schema, "validate JSON documents against a JSON Schema (2020-12)" },
-	{ "help", cmd_help, "show help for cspf or one of its commands" },
-	{ "version", cmd_version, "print the version" },
+	{ "validate", cmd_validate, cmd_validate_help, "validate the registry: schemas, references, secrets" },
+	{ "drift", cmd_drift, cmd_drift_help, "compare the registry with the cloud; the live CSPF checks" },
+	{ "schema", cmd_schema, cmd_schema_help, "validate JSON documents against a JSON Schema (2020-12)" },
+	{ "help", cmd_help, NULL, "show help for cspf or one of its commands" },
+	{ "version", cmd_version, NULL, "print the version" },
 };
 
 static const char usage_text[] =
@@ -115,21 +117,20 @@ int cmd_version(int argc, char **argv)
 	return EXIT_CLEAN;
 }
 
-extern void cmd_schema_help(FILE *f);
-extern void cmd_validate_help(FILE *f);
-
 int cmd_help(int argc, char **argv)
 {
+	size_t i;
+
 	if (argc < 2) {
 		print_usage(stdout);
 		return EXIT_CLEAN;
 	}
-	if (strcmp(argv[1], "schema") == 0) {
-		cmd_schema_help(stdout);
-		return EXIT_CLEAN;
-	}
-	if (strcmp(argv[1], "validate") == 0) {
-		cmd_validate_help(stdout);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (!commands[i].help)
+			break;
+		commands[i].help(stdout);
 		return EXIT_CLEAN;
 	}
 	return cmd_usage_error(NULL, "no help for '%s': not a cspf command",

@@ -21,7 +21,6 @@
 #include "cmd.h"
 #include "files.h"
 
-void cmd_schema_help(FILE *f);
 
 void cmd_schema_help(FILE *f)
 {

@@ -13,7 +13,6 @@
 #include "cspf/report.h"
 #include "cmd.h"
 
-void cmd_validate_help(FILE *f);
 
 void cmd_validate_help(FILE *f)
 {
@@ -79,10 +78,8 @@ int cmd_validate(int argc, char **argv)
 	cspf_report_options po = CSPF_REPORT_OPTIONS_INIT;
 	cspf_registry_stats stats;
 	cspf_diags diags = CSPF_DIAGS_INIT;
-	cspf_report *rep = NULL;
 	const char *dir = ".";
 	int c, quiet = 0, rc;
-	size_t i, start;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:j:qh", longopts, NULL)) != -1) {
@@ -94,18 +91,8 @@ int cmd_validate(int argc, char **argv)
 			ro.base = optarg;
 			break;
 		case 'f':
-			if (!strcmp(optarg, "text"))
-				po.format = CSPF_REPORT_TEXT;
-			else if (!strcmp(optarg, "json"))
-				po.format = CSPF_REPORT_JSON;
-			else if (!strcmp(optarg, "sarif"))
-				po.format = CSPF_REPORT_SARIF;
-			else if (!strcmp(optarg, "junit"))
-				po.format = CSPF_REPORT_JUNIT;
-			else
-				return cmd_usage_error("validate", "unknown "
-					"--format '%s' (text, json, sarif or "
-					"junit)", optarg);
+			if (cmd_parse_format(&po.format, "validate", optarg))
+				return EXIT_TROUBLE;
 			break;
 		case 'j':
 			if (cmd_parse_count(&ro.jobs, "validate", "--jobs",
@@ -140,30 +127,12 @@ int cmd_validate(int argc, char **argv)
 	po.nrules = sizeof(rules) / sizeof(rules[0]);
 	po.summary = stderr;
 	po.no_summary = 1; /* ours, below, counts every file checked */
-	if (cspf_report_new(&rep, stdout, &po) < 0) {
-		cmd_print_error(NULL);
-		cspf_diags_clear(&diags);
-		return EXIT_TROUBLE;
-	}
-	/* One report entry per file with findings, in path order. */
-	for (i = 0; i < diags.count; i = start) {
-		cspf_diags one;
-		for (start = i + 1; start < diags.count &&
-		     !strcmp(diags.items[start].file, diags.items[i].file);
-		     start++)
-			;
-		one.items = &diags.items[i];
-		one.count = one.alloc = start - i;
-		cspf_report_file(rep, diags.items[i].file, &one);
-	}
-	rc = cspf_report_finish(rep) < 0 ? EXIT_TROUBLE :
-		diags.count ? EXIT_FINDINGS : EXIT_CLEAN;
+	rc = cmd_report(&diags, &po);
 	if (!quiet && po.format == CSPF_REPORT_TEXT)
 		fprintf(stderr, "cspf: %zu files, %zu entities, %zu checked, "
 			"%zu finding%s\n", stats.files, stats.entities,
 			stats.checked, diags.count,
 			diags.count == 1 ? "" : "s");
-	cspf_report_free(rep);
 	cspf_diags_clear(&diags);
 	return rc;
 }

@@ -1,4 +1,4 @@
-#include "time.h"
+#include "cspf/time.h"
 
 #include <stdio.h>
 #include <string.h>

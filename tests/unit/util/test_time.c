@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "util/time.h"
+#include "cspf/time.h"
 
 static int64_t at(const char *s)
 {

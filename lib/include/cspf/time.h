@@ -2,8 +2,8 @@
  * Times and durations as the registry writes them: RFC 3339 date-times
  * (UTC or with an offset) and ISO 8601 durations (P180D, P6M, PT12H).
  */
-#ifndef CSPF_UTIL_TIME_H
-#define CSPF_UTIL_TIME_H
+#ifndef CSPF_TIME_H
+#define CSPF_TIME_H
 
 #include <stddef.h>
 #include <stdint.h>
