@@ -436,6 +436,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if status != 204 and data:
             self.wfile.write(data)
+        if getattr(self, "route", "") == "_emulator":
+            return  # control calls are neither counted nor logged
         st = self.server.state
         with st.lock:
             key = str(status)
@@ -1116,7 +1118,6 @@ def kv_versions(h, prefix, name):
             raise kv_not_found(name)
         items = sorted(("%012d-%s" % (v["created"], v["version"]), kv_item(base, s, v, True))
                        for v in s["versions"])
-        items = [(m, d) for m, d in items]
     return 200, kv_page(h, base, "/secrets/%s/versions" % s["name"], items), {}
 
 

@@ -70,7 +70,6 @@ logging.getLogger("azure.identity").setLevel(logging.ERROR)
 
 # Imported after the guard so that nothing can slip past it.
 from azure.core import PipelineClient  # noqa: E402
-from azure.core.credentials import AccessToken  # noqa: E402
 from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError,  # noqa: E402
                                    ResourceExistsError, ResourceNotFoundError)
 from azure.core.pipeline.policies import (BearerTokenCredentialPolicy, HeadersPolicy,  # noqa: E402
@@ -709,6 +708,8 @@ def _():
 def _():
     s = stats()
     expect(s["total"] == sum(s["routes"].values()), "total %d routes %d" % (s["total"], sum(s["routes"].values())))
+    answered = sum(s["status"].values())
+    expect(answered + s["dropped"] == s["total"], "answered %d + dropped %d != total %d" % (answered, s["dropped"], s["total"]))
     expect(s["auth_failures"] >= 5, "auth_failures %d" % s["auth_failures"])
 
 
