@@ -16,6 +16,8 @@ enum { EXIT_CLEAN = 0, EXIT_FINDINGS = 1, EXIT_TROUBLE = 2 };
 int cmd_schema(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
+int cmd_inventory(int argc, char **argv);
+void cmd_inventory_help(FILE *f);
 void cmd_validate_help(FILE *f);
 void cmd_drift_help(FILE *f);
 void cmd_schema_help(FILE *f);
