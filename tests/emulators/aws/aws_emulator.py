@@ -183,7 +183,7 @@ def policy_text(p):
 # ---------------------------------------------------------------- state
 
 class User:
-    __slots__ = ("d", "name", "path", "id", "arn", "created")
+    __slots__ = ("d", "name", "path", "id", "arn", "created", "xml")
 
     def __init__(self, acct, d):
         self.d = d
@@ -192,6 +192,7 @@ class User:
         self.id = d.get("id") or derive_id("AIDA", acct + ":user:" + self.name)
         self.arn = "arn:aws:iam::%s:user%s%s" % (acct, self.path, self.name)
         self.created = d.get("created") or "2020-01-01T00:00:00Z"
+        self.xml = {}  # user_xml() cache: no API call changes these fields
         d.setdefault("access_keys", [])
         d.setdefault("mfa_devices", [])
 
@@ -1180,6 +1181,13 @@ def page_tail(marker):
 # ---------------------------------------------------------------- IAM
 
 def user_xml(u, with_pw=True):
+    out = u.xml.get(with_pw)
+    if out is None:
+        out = u.xml[with_pw] = _user_xml(u, with_pw)
+    return out
+
+
+def _user_xml(u, with_pw):
     pw = u.d.get("password") or {}
     return (el("Path", u.path) + el("UserName", u.name) + el("UserId", u.id)
             + el("Arn", u.arn) + el("CreateDate", fmt(u.created))
