@@ -47,6 +47,7 @@ unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
 export AWS_SHARED_CREDENTIALS_FILE=$T/credentials AWS_CONFIG_FILE=$T/config
 export AWS_DEFAULT_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true AWS_PAGER= AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=3
 export HOME=$T   # no ~/.aws of the caller's, no CLI cache
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree
 cat >"$T/credentials" <<'EOF'
 [default]
 aws_access_key_id = AKIAEMULATORCSPF0001
@@ -386,6 +387,52 @@ expect_error ExpiredToken "temporary credentials past their expiration"
 emu POST /_emulator/clock '{"advance_seconds": -7200}' >/dev/null
 awsq Account --profile assumed sts get-caller-identity
 expect_is "$SANDBOX" "temporary credentials before their expiration"
+
+# Below the CLI: a request signed 20 minutes ago, presigned URLs, no
+# signature at all.
+"$PY" - "$URL" "$EMU_DIR" <<'EOF' && ok || bad "skew, presigned URLs and unsigned requests"
+import sys, urllib.request, urllib.error, subprocess, os
+url, emu_dir = sys.argv[1:3]
+sys.path.insert(0, emu_dir)
+from loadcheck import sign, form
+host = url[len("http://"):]
+def post(body, headers):
+    req = urllib.request.Request(url + "/", data=body, headers=headers, method="POST")
+    try:
+        r = urllib.request.urlopen(req)
+        return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+def get(u):
+    try:
+        r = urllib.request.urlopen(u)
+        return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+key, secret = "AKIAEXAMPLESCANNER22", "scannerSecret/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+body = form(Action="GetCallerIdentity", Version="2011-06-15")
+st, text = post(body, sign("POST", host, body, key, secret, "eu-west-1", "sts"))
+assert st == 200 and "<Account>499701123456</Account>" in text, (st, text)
+st, text = post(body, sign("POST", host, body, key, secret, "eu-west-1", "sts", skew=-1200))
+assert st == 403 and "<Code>SignatureDoesNotMatch</Code>" in text and "Signature expired" in text, (st, text)
+st, text = post(body, sign("POST", host, body, key, secret, "eu-west-1", "sts", skew=1200))
+assert st == 403 and "Signature not yet current" in text, (st, text)
+st, text = post(body, {"Content-Type": "application/x-www-form-urlencoded"})
+assert st == 403 and "<Code>MissingAuthenticationToken</Code>" in text, (st, text)
+# A body changed after signing no longer matches.
+h = sign("POST", host, body, key, secret, "eu-west-1", "sts")
+st, text = post(form(Action="GetCallerIdentity", Version="2011-06-15", X=1), h)
+assert st == 403 and "<Code>SignatureDoesNotMatch</Code>" in text, (st, text)
+env = dict(os.environ, AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret,
+           AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_CONFIG_FILE="/dev/null")
+u = subprocess.run(["/usr/bin/aws", "--endpoint-url", url, "s3", "presign",
+                    "s3://example-security-findings/reports/a b.txt"],
+                   env=env, capture_output=True, text=True, check=True).stdout.strip()
+st, text = get(u)   # signature accepted; the emulator keeps no objects
+assert st == 404 and "<Code>NoSuchKey</Code>" in text and "<Key>reports/a b.txt</Key>" in text, (st, text)
+st, text = get(u.replace("a%20b.txt", "c.txt"))
+assert st == 403 and "<Code>SignatureDoesNotMatch</Code>" in text, (st, text)
+EOF
 
 # =================================================================== faults
 # Every 2nd call throttled: each CLI call after the first meets one throttle

@@ -95,10 +95,6 @@ def parse_time(s):
     return d.timestamp()
 
 
-def _utc(t):
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
-
-
 def iso_z(t):
     """IAM/STS style: 2020-01-01T00:00:00Z."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -28,8 +28,11 @@ import time
 from urllib.parse import quote
 
 
-def sign(method, host, body, akid, secret, region, service, token=None):
-    t = datetime.datetime.now(datetime.timezone.utc)
+def sign(method, host, body, akid, secret, region, service, token=None,
+         skew=0):
+    """SigV4 headers for a POST form to / (skew: seconds added to now)."""
+    t = datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(seconds=skew)
     amz = t.strftime("%Y%m%dT%H%M%SZ")
     day = amz[:8]
     headers = {"host": host, "x-amz-date": amz,
