@@ -36,7 +36,7 @@ struct acct {
 	struct aws *p;
 	struct inv_account *a;
 	cspf_aws_credentials *creds;
-	cspf_aws_service *iam;
+	cspf_aws_service *iam, *sts; /* live as long as their requests */
 	cspf_aws_service **s3;    /* per region, made when needed */
 	cspf_aws_service **trail; /* per region */
 	char **s3_region;
@@ -857,7 +857,6 @@ static int aws_start(void *state, struct inv_account *a)
 	    !x->buckets || !x->trails)
 		return cspf_error_set_oom();
 	if (p->role) {
-		cspf_aws_service *sts = NULL;
 		cspf_http_request *req = NULL;
 		char arn[300], session[64];
 		int r;
@@ -865,11 +864,10 @@ static int aws_start(void *state, struct inv_account *a)
 		snprintf(arn, sizeof(arn), "arn:%s:iam::%s:role/%s",
 			p->partition, a->id, p->role);
 		snprintf(session, sizeof(session), "cspf-inventory-%s", a->id);
-		if ((r = cspf_aws_service_new(&sts, "sts", p->regions[0],
+		if ((r = cspf_aws_service_new(&x->sts, "sts", p->regions[0],
 			     p->base, p->endpoint)) < 0)
 			return r;
-		r = cspf_aws_query_new(&req, sts, "AssumeRole", NULL);
-		cspf_aws_service_free(sts);
+		r = cspf_aws_query_new(&req, x->sts, "AssumeRole", NULL);
 		if (r < 0 ||
 		    cspf_http_request_set_form_param(req, "RoleArn", arn) < 0 ||
 		    cspf_http_request_set_form_param(req, "RoleSessionName",
@@ -1134,6 +1132,7 @@ static void aws_finish(void *state, struct inv_account *a)
 	cJSON_Delete(x->buckets);
 	cJSON_Delete(x->trails);
 	cspf_aws_service_free(x->iam);
+	cspf_aws_service_free(x->sts);
 	for (i = 0; i < x->p->nregions + x->ns3; i++)
 		if (x->s3)
 			cspf_aws_service_free(x->s3[i]);

@@ -329,8 +329,12 @@ def main():
         secrets = []
         for vname, vconf in sorted(vaults.items()):
             url = vconf["vault_url"].rstrip("/") + "/"
+            # The Key Vault's own name: its host's first label.
+            kvname = url.split("://", 1)[1].split(".", 1)[0].split("/")[0]
+            if "/kv/" in url:
+                kvname = url.rstrip("/").rsplit("/", 1)[1]
             kv = azure_state["key_vaults"].setdefault(
-                vname, {"url": url, "secrets": []})
+                kvname, {"secrets": []})
             for cid, c in creds:
                 v = c.get("vault") or {}
                 if v.get("vault") != vname:
