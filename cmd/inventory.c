@@ -201,13 +201,15 @@ static int merge(char **files, int n, const char *out)
 {
 	cspf_json_doc **docs = calloc((size_t)n, sizeof(*docs));
 	const cJSON **roots = calloc((size_t)n, sizeof(*roots));
+	cspf_json_options jo = CSPF_JSON_OPTIONS_INIT;
 	struct output o;
 	int i, rc = EXIT_TROUBLE;
 
 	if (!docs || !roots)
 		goto out;
+	jo.max_size = (size_t)2 << 30;
 	for (i = 0; i < n; i++) {
-		if (cspf_json_load_file(&docs[i], files[i], NULL) < 0) {
+		if (cspf_json_load_file(&docs[i], files[i], &jo) < 0) {
 			cmd_print_error(NULL);
 			goto out;
 		}

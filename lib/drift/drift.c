@@ -350,15 +350,25 @@ static void aws_users(struct drift *d, const cspf_entity *acct,
 				"credential of the registry documents it (CSPF "
 				"1.1): document it under credentials/, or "
 				"delete the user", name, str(sa, "id"));
+		/*
+		 * A credential report names no key: "(key 1)".  Then ids are
+		 * not compared, and the user's credential stands for its keys.
+		 */
+		cJSON_ArrayForEach(k, get(u, "access_keys"))
+			if (str(k, "id") && str(k, "id")[0] == '(')
+				gone = NULL;
 		cJSON_ArrayForEach(k, get(u, "access_keys")) {
 			const char *kid = str(k, "id");
 			const cspf_entity *doc = NULL;
 			int active = streq(str(k, "status"), "Active");
+			int unknown = kid && kid[0] == '(';
 
 			for (i = 0; kid && i < nc; i++)
 				if (streq(creds[i].key, kid))
 					doc = creds[i].e;
-			if (!doc && first && active) {
+			if (unknown)
+				doc = first;
+			if (!doc && first && active && !unknown) {
 				if (gone) {
 					finding(d, CSPF_SEVERITY_ERROR,
 						"drift/mismatch", gone,
@@ -383,7 +393,7 @@ static void aws_users(struct drift *d, const cspf_entity *acct,
 						name, kid);
 				}
 			}
-			if (doc && time_of(&t, k, "created")) {
+			if (doc && !unknown && time_of(&t, k, "created")) {
 				int64_t gen;
 				if (time_of(&gen, doc->json,
 					    "credential_generated") &&
