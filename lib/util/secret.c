@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,8 +20,70 @@
 struct cspf_secret {
 	unsigned char *data; /* len + 1 bytes, the last a NUL */
 	size_t len;
+	size_t alloc;        /* the block's size (gmem_alloc) */
 	unsigned int opens;
 };
+
+/*
+ * Guarded blocks, reused.  sodium_malloc() maps pages with a guard page
+ * each side, mlocks them and sets canaries: eight system calls for every
+ * secret and every guarded buffer, and an inventory signs thousands of
+ * requests a second (each signature holds the session token and the
+ * derived key for a moment).  Blocks of one page are kept when freed:
+ * zeroed, and no access until they are taken again.  They stay guarded
+ * and locked; only the mapping is spared.
+ */
+#define GBLOCK 4096
+#define GCACHE 32
+
+static pthread_mutex_t gcache_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *gcache[GCACHE];
+static size_t ngcache;
+
+/* A zeroed, read-write guarded block of at least n bytes; *alloc its size. */
+static void *gmem_alloc(size_t n, size_t *alloc)
+{
+	void *p = NULL;
+
+	if (n <= GBLOCK) {
+		pthread_mutex_lock(&gcache_lock);
+		if (ngcache)
+			p = gcache[--ngcache];
+		pthread_mutex_unlock(&gcache_lock);
+		if (p) {
+			sodium_mprotect_readwrite(p);
+			*alloc = GBLOCK;
+			return p;
+		}
+		n = GBLOCK;
+	}
+	p = sodium_malloc(n);
+	if (p) {
+		memset(p, 0, n);
+		*alloc = n;
+	}
+	return p;
+}
+
+/* Zero the block (whatever its protection) and keep or free it. */
+static void gmem_free(void *p, size_t alloc)
+{
+	if (!p)
+		return;
+	if (alloc == GBLOCK) {
+		sodium_mprotect_readwrite(p);
+		sodium_memzero(p, GBLOCK);
+		sodium_mprotect_noaccess(p);
+		pthread_mutex_lock(&gcache_lock);
+		if (ngcache < GCACHE) {
+			gcache[ngcache++] = p;
+			p = NULL;
+		}
+		pthread_mutex_unlock(&gcache_lock);
+	}
+	if (p)
+		sodium_free(p); /* zeroes, whatever the protection */
+}
 
 int cspf_secret_init(void)
 {
@@ -43,12 +106,11 @@ static int secret_alloc(cspf_secret **out, size_t len)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return cspf_error_set_oom();
-	s->data = sodium_malloc(len + 1);
+	s->data = gmem_alloc(len + 1, &s->alloc);
 	if (!s->data) {
 		free(s);
 		return cspf_error_set_oom();
 	}
-	memset(s->data, 0, len + 1);
 	s->len = len;
 	*out = s;
 	return 0;
@@ -263,7 +325,7 @@ void cspf_secret_free(cspf_secret *s)
 {
 	if (!s)
 		return;
-	sodium_free(s->data); /* zeroes, whatever the protection */
+	gmem_free(s->data, s->alloc);
 	free(s);
 }
 
@@ -283,18 +345,22 @@ static int sbuf_grow(cspf_sbuf *b, size_t extra)
 	need = b->size + extra + 1;
 	if (need <= b->asize)
 		return 0;
-	nsize = b->asize ? b->asize : 256;
+	/*
+	 * sodium_malloc() takes whole pages (and a guard page each side,
+	 * and mlock, and mprotect): a page is as cheap as 256 bytes, and
+	 * each doubling is a new mapping.
+	 */
+	nsize = b->asize ? b->asize : 4096;
 	while (nsize < need)
 		nsize *= 2;
-	p = sodium_malloc(nsize);
+	p = gmem_alloc(nsize, &nsize);
 	if (!p) {
 		b->oom = true;
 		return -1;
 	}
-	memset(p, 0, nsize);
 	if (b->ptr) {
 		memcpy(p, b->ptr, b->size);
-		sodium_free(b->ptr);
+		gmem_free(b->ptr, b->asize);
 	}
 	b->ptr = p;
 	b->asize = nsize;
@@ -380,6 +446,7 @@ int cspf_sbuf_to_secret(cspf_secret **out, cspf_sbuf *b)
 	}
 	s->data = b->ptr;
 	s->len = b->size;
+	s->alloc = b->asize;
 	sodium_mprotect_noaccess(s->data);
 	b->ptr = NULL;
 	b->size = b->asize = 0;
@@ -390,7 +457,7 @@ int cspf_sbuf_to_secret(cspf_secret **out, cspf_sbuf *b)
 void cspf_sbuf_dispose(cspf_sbuf *b)
 {
 	if (b->ptr)
-		sodium_free(b->ptr);
+		gmem_free(b->ptr, b->asize);
 	b->ptr = NULL;
 	b->size = b->asize = 0;
 	b->oom = false;
