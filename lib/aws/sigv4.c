@@ -182,7 +182,8 @@ static int canonical_query(cspf_buf *out, const char *q)
 		n++;
 		i = j + 1;
 	}
-	qsort(p, n, sizeof(*p), qcmp);
+	if (n)
+		qsort(p, n, sizeof(*p), qcmp);
 	for (k = 0; k < n; k++) {
 		if (k)
 			cspf_buf_putc(out, '&');
