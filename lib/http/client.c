@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,14 +52,19 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static int curl_rc = -1;
+
+static void curl_start(void)
+{
+	curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
 static int curl_started(void)
 {
-	static int rc = -1;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	/* curl_global_init is thread-safe since 7.84. */
-	if (rc != 0)
-		rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-	return rc;
+	pthread_once(&once, curl_start);
+	return curl_rc;
 }
 
 /* Read a whole file into buf; -1 with errno on failure. */

@@ -231,7 +231,9 @@ int cspf_aws_query_new(cspf_http_request **out, const cspf_aws_service *svc,
  * JSON 1.1 protocol (Secrets Manager, CloudTrail): a POST to / with
  * X-Amz-Target: `target` (e.g. "secretsmanager.ListSecrets") and a JSON
  * body ("{}" when NULL).  _secret puts a body that holds a secret in
- * guarded memory and marks the request sensitive.
+ * guarded memory and marks the request sensitive.  A call whose answer
+ * holds a secret (GetSecretValue) must be marked sensitive by the caller:
+ * cspf_http_request_set_sensitive(req, true).
  */
 int cspf_aws_json_new(cspf_http_request **out, const cspf_aws_service *svc,
 	const char *target, const char *json);

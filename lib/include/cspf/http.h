@@ -101,7 +101,10 @@ typedef struct cspf_http_options {
 /* `opts` may be NULL for the defaults.  Fails on a CA file it cannot read. */
 int cspf_http_new(cspf_http_client **out, const cspf_http_options *opts);
 
-/* Requests still queued are dropped without their callbacks.  NULL ok. */
+/*
+ * Requests still queued are dropped without their callbacks.  NULL ok.
+ * Not from a callback of the client's own loop.
+ */
 void cspf_http_free(cspf_http_client *client);
 
 /*
