@@ -279,41 +279,54 @@ class World:
                         arn="arn:aws:iam::%s:root" % a.id, user_id=a.id,
                         key=k, kind="root")
         for p in state.get("principals") or []:
-            acct = p["account"]
-            arn = p.get("arn") or "arn:aws:iam::%s:user/%s" % (
-                acct, p["access_key_id"])
-            user = None
-            m = re.match(r"arn:aws:iam::(\d{12}):user/(?:.*/)?([^/]+)$", arn)
-            if m and m.group(1) in self.accounts:
-                user = self.accounts[m.group(1)].users_by_name.get(m.group(2))
-            key = None
-            if arn.endswith(":root"):
-                uid = acct
-            elif user is not None:
-                uid = user.id
-            else:
-                # A principal the accounts do not list as a user: a user of
-                # its own, outside ListUsers, so GetUser/ListAccessKeys
-                # without UserName still answer for it.
-                m = re.match(r"arn:aws:iam::\d{12}:user(/(?:.*/)?)([^/]+)$",
-                             arn)
-                key = {"id": p["access_key_id"], "status": "Active",
-                       "created": p.get("created") or "2020-01-01T00:00:00Z"}
-                user = User(acct, {"name": m.group(2) if m else
-                                   p["access_key_id"],
-                                   "path": m.group(1) if m else "/",
-                                   "id": derive_id("AIDA", arn),
-                                   "access_keys": [key]})
-                uid = user.id
-            self.keys[p["access_key_id"]] = Principal(
-                akid=p["access_key_id"], secret=p["secret_access_key"],
-                account=acct, arn=arn, user_id=uid, user=user, key=key,
-                kind="root" if arn.endswith(":root") else "user")
+            self._add_principal(state, p)
         self.web_tokens = {}
         for t in state.get("web_identity_tokens") or []:
             if isinstance(t, str):
                 t = {"token": t}
             self.web_tokens[t["token"]] = t
+
+    def _add_principal(self, state, p):
+        """A principal is a user (or the root) of its account like any
+        other: its account and user are added to the state when missing,
+        its key to the user's keys, so ListUsers lists it and
+        UpdateAccessKey/DeleteAccessKey on it take effect."""
+        acct_id, akid = p["account"], p["access_key_id"]
+        arn = p.get("arn") or "arn:aws:iam::%s:user/%s" % (acct_id, akid)
+        a = self.accounts.get(acct_id)
+        if a is None:
+            d = {}
+            state.setdefault("accounts", {})[acct_id] = d
+            a = self.accounts[acct_id] = Account(acct_id, d)
+        created = p.get("created") or a.created
+        if arn == "arn:aws:iam::%s:root" % acct_id:
+            user, keys, uid, kind = None, a.root["access_keys"], acct_id, "root"
+        else:
+            m = re.match(r"arn:aws:iam::(\d{12}):user(/(?:[^/]+/)*)([^/]+)$",
+                         arn)
+            if not m or m.group(1) != acct_id:
+                raise ValueError("principal %s: arn %s is not a user or the "
+                                 "root of account %s" % (akid, arn, acct_id))
+            user = a.users_by_name.get(m.group(3))
+            if user is None:
+                d = {"name": m.group(3), "path": m.group(2),
+                     "created": created, "password": None,
+                     "mfa_devices": [], "access_keys": []}
+                a.d["users"].append(d)
+                user = User(acct_id, d)
+                a.users.append(user)
+                a.users_by_name[user.name] = user
+            keys, uid, kind = user.d["access_keys"], user.id, "user"
+        key = next((k for k in keys if k["id"] == akid), None)
+        if key is None:
+            key = {"id": akid, "status": "Active", "created": created,
+                   "last_used": None}
+            keys.append(key)
+        a.keys[akid] = (user, key)
+        self.keys[akid] = Principal(
+            akid=akid, secret=p["secret_access_key"], account=acct_id,
+            arn=user.arn if user else arn, user_id=uid, user=user, key=key,
+            kind=kind)
 
     def _index_user_key(self, acct, user, k, born=None):
         if k.get("secret"):
@@ -1013,7 +1026,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         r.principal = p
         r.region = region
         r.account = world.account(p.account)
-        if p.key is not None and p.kind == "user":
+        if p.key is not None:
             mark_used(p.key, cservice, region)
 
 
