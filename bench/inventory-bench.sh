@@ -74,22 +74,35 @@ export AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret
 export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$out/port") AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
-printf '\n%-12s %-8s %8s %8s %9s %9s %7s %9s\n' registry conc. accounts calls wall_s bound_s ratio rss_mib
+# CPU seconds the emulator's processes have used so far.
+emu_cpu() {
+	local p t=0
+	for p in $(pgrep -f "port-file $out/port"); do
+		t=$(awk -v t="$t" '{print t + ($14 + $15) / 100}' "/proc/$p/stat" 2>/dev/null || echo "$t")
+	done
+	echo "$t"
+}
+printf '\n%-12s %-8s %8s %8s %9s %9s %7s %9s %10s %9s\n' registry conc. accounts calls wall_s bound_s ratio rss_mib cspf_cpu_s emu_cpu_s
 # run REGISTRY CONCURRENCY
 run() {
 	local reg=$1 c=$2 t0 t1 wall calls rss n bound
+	local e0 e1 cpu
+	e0=$(emu_cpu)
 	t0=$EPOCHREALTIME
-	"$TIME" -o "$out/time" -f 'RSS %M' "$CSPF" inventory "$out/registry-$reg" \
+	"$TIME" -o "$out/time" -f 'RSS %M CPU %U %S' "$CSPF" inventory "$out/registry-$reg" \
 		--concurrency "$c" --out "$out/snap-$reg-$c.json" 2>"$out/err-$reg-$c"
 	local rc=$?
 	t1=$EPOCHREALTIME
+	e1=$(emu_cpu)
+	cpu=$(awk '$1=="RSS"{printf "%.2f", $4 + $5}' "$out/time")
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
 	calls=$(sed -n 's/.*; \([0-9]*\) calls.*/\1/p' "$out/err-$reg-$c" | tail -1)
 	n=$(sed -n 's/^cspf: \([0-9]*\) accounts\{0,1\} inventoried, \([0-9]*\) with errors.*/\1 (\2 errors)/p' "$out/err-$reg-$c")
 	rss=$(awk '$1=="RSS"{printf "%.1f", $2/1024}' "$out/time")
 	bound=$(awk -v k="$calls" -v c="$c" -v l="$LATENCY_MS" 'BEGIN{printf "%.2f", k*l/1000/c}')
-	printf '%-12s %-8s %8s %8s %9s %9s %7s %9s\n' "$reg" "$c" "${n%% *}" "$calls" "$wall" "$bound" \
-		"$(awk -v a="$wall" -v b="$bound" 'BEGIN{printf "%.2f", a/b}')" "$rss"
+	printf '%-12s %-8s %8s %8s %9s %9s %7s %9s %10s %9s\n' "$reg" "$c" "${n%% *}" "$calls" "$wall" "$bound" \
+		"$(awk -v a="$wall" -v b="$bound" 'BEGIN{printf "%.2f", a/b}')" "$rss" "$cpu" \
+		"$(awk -v a="$e0" -v b="$e1" 'BEGIN{printf "%.2f", b-a}')"
 	[ "$rc" -eq 0 ] || { echo "  exit $rc: $(tail -2 "$out/err-$reg-$c")"; }
 	eval "WALL_${reg}_$c=$wall BOUND_${reg}_$c=$bound RSS_${reg}_$c=$rss"
 }
@@ -101,3 +114,4 @@ echo
 r=$(awk -v a="$WALL_all_64" -v b="$BOUND_all_64" 'BEGIN{printf "%.2f", a/b}')
 echo "target: concurrency 64 within 1.3x the latency bound: ${r}x ($(awk -v r="$r" 'BEGIN{print (r <= 1.3) ? "met" : "MISSED"}'))"
 echo "memory: peak RSS ${RSS_quarter_64} MiB at $((accounts / 4)) accounts, ${RSS_all_64} MiB at $accounts"
+echo "cores: $(nproc); the emulator and cspf share them (emu_cpu_s near cores x wall_s: the emulator is the limit)"

@@ -262,7 +262,15 @@ int cspf_aws_sigv4_sign(cspf_aws_sigv4_result *out,
 {
 	cspf_buf uri = CSPF_BUF_INIT, query = CSPF_BUF_INIT;
 	cspf_buf sh = CSPF_BUF_INIT, sts = CSPF_BUF_INIT, auth = CSPF_BUF_INIT;
-	cspf_sbuf creq = CSPF_SBUF_INIT, key = CSPF_SBUF_INIT;
+	/*
+	 * The canonical request (it holds the session token) and the key
+	 * are built in this thread's guarded scratch buffers, zeroed after
+	 * each signature: a new guarded mapping per signature cost more
+	 * than the HTTP call.
+	 */
+	static _Thread_local cspf_sbuf creq_scratch = CSPF_SBUF_INIT;
+	static _Thread_local cspf_sbuf key_scratch = CSPF_SBUF_INIT;
+	cspf_sbuf creq = creq_scratch, key = key_scratch;
 	struct hdr *h = NULL;
 	const char *amz_date = NULL;
 	char payload[65], creq_hash[65], date[9];
@@ -391,8 +399,10 @@ out:
 	cspf_buf_dispose(&sh);
 	cspf_buf_dispose(&sts);
 	cspf_buf_dispose(&auth);
-	cspf_sbuf_dispose(&creq);
-	cspf_sbuf_dispose(&key);
+	cspf_sbuf_reset(&creq);
+	cspf_sbuf_reset(&key);
+	creq_scratch = creq;
+	key_scratch = key;
 	return rc;
 }
 

@@ -654,18 +654,34 @@ struct curl_slist *cspf_http_request_slist(const cspf_http_request *req)
 	struct curl_slist *l = NULL, *n;
 	size_t i;
 
+	/*
+	 * A secret header is built in guarded memory so the only plain copy
+	 * is curl's; the buffer is this thread's scratch, zeroed after each
+	 * use, as a new guarded mapping per header per attempt cost more
+	 * than the request.
+	 */
+	static _Thread_local cspf_sbuf scratch = CSPF_SBUF_INIT;
+
 	for (i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
-		cspf_sbuf b = CSPF_SBUF_INIT;
+		cspf_buf plain = CSPF_BUF_INIT;
 
-		/* Built in guarded memory so the only plain copy is curl's. */
-		cspf_sbuf_puts(&b, h->name);
-		cspf_sbuf_puts(&b, h->value[0] || h->secret ? ": " : ";");
-		cspf_sbuf_puts(&b, h->value);
-		if (h->secret)
-			cspf_sbuf_put_secret(&b, h->secret);
-		n = b.oom ? NULL : curl_slist_append(l, (const char *)b.ptr);
-		cspf_sbuf_dispose(&b);
+		if (h->secret) {
+			cspf_sbuf_reset(&scratch);
+			cspf_sbuf_puts(&scratch, h->name);
+			cspf_sbuf_puts(&scratch, ": ");
+			cspf_sbuf_puts(&scratch, h->value);
+			cspf_sbuf_put_secret(&scratch, h->secret);
+			n = scratch.oom ? NULL : curl_slist_append(l,
+				(const char *)scratch.ptr);
+			cspf_sbuf_reset(&scratch);
+		} else {
+			cspf_buf_printf(&plain, "%s%s%s", h->name,
+				h->value[0] ? ": " : ";", h->value);
+			n = cspf_buf_oom(&plain) ? NULL :
+				curl_slist_append(l, plain.ptr);
+			cspf_buf_dispose(&plain);
+		}
 		if (!n) {
 			cspf_http_slist_free(l);
 			return NULL;

@@ -454,6 +454,14 @@ int cspf_sbuf_to_secret(cspf_secret **out, cspf_sbuf *b)
 	return 0;
 }
 
+void cspf_sbuf_reset(cspf_sbuf *b)
+{
+	if (b->ptr)
+		sodium_memzero(b->ptr, b->size);
+	b->size = 0;
+	b->oom = false;
+}
+
 void cspf_sbuf_dispose(cspf_sbuf *b)
 {
 	if (b->ptr)

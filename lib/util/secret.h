@@ -36,6 +36,11 @@ int cspf_sbuf_put_urlencoded(cspf_sbuf *b, const void *data, size_t len);
 int cspf_sbuf_to_secret(cspf_secret **out, cspf_sbuf *b);
 /* Zero and release. */
 void cspf_sbuf_dispose(cspf_sbuf *b);
+/*
+ * Zero what the buffer holds and empty it, keeping its block for the
+ * next use (a scratch buffer used per request: no mapping each time).
+ */
+void cspf_sbuf_reset(cspf_sbuf *b);
 
 /* libsodium started, or -1 with an error raised. */
 int cspf_secret_init(void);
