@@ -475,6 +475,12 @@ int cspf_aws_signer_prepare(cspf_http_request *req, void *payload)
 
 	if ((rc = cspf_aws_credentials_refresh(s->creds)) < 0)
 		return rc;
+	/*
+	 * A signer signs request after request: its key and token stay
+	 * readable (guarded, locked) rather than toggled for every use.
+	 */
+	cspf_secret_hold(cspf_aws_credentials_secret_key(s->creds));
+	cspf_secret_hold(cspf_aws_credentials_session_token(s->creds));
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(amz_date, sizeof(amz_date), "%Y%m%dT%H%M%SZ", &tm);

@@ -22,6 +22,7 @@ struct cspf_secret {
 	size_t len;
 	size_t alloc;        /* the block's size (gmem_alloc) */
 	unsigned int opens;
+	bool held;           /* cspf_secret_hold(): readable until freed */
 };
 
 /*
@@ -51,8 +52,7 @@ static void *gmem_alloc(size_t n, size_t *alloc)
 			p = gcache[--ngcache];
 		pthread_mutex_unlock(&gcache_lock);
 		if (p) {
-			sodium_mprotect_readwrite(p);
-			*alloc = GBLOCK;
+			*alloc = GBLOCK; /* zeroed and read-write already */
 			return p;
 		}
 		n = GBLOCK;
@@ -65,15 +65,19 @@ static void *gmem_alloc(size_t n, size_t *alloc)
 	return p;
 }
 
-/* Zero the block (whatever its protection) and keep or free it. */
-static void gmem_free(void *p, size_t alloc)
+/*
+ * Zero the block and keep or free it; `rw` says it is read-write already
+ * (a buffer), else its protection is unknown (a secret).
+ */
+static void gmem_free(void *p, size_t alloc, int rw)
 {
 	if (!p)
 		return;
 	if (alloc == GBLOCK) {
-		sodium_mprotect_readwrite(p);
+		/* Zeroed, it holds nothing to protect: kept read-write. */
+		if (!rw)
+			sodium_mprotect_readwrite(p);
 		sodium_memzero(p, GBLOCK);
-		sodium_mprotect_noaccess(p);
 		pthread_mutex_lock(&gcache_lock);
 		if (ngcache < GCACHE) {
 			gcache[ngcache++] = p;
@@ -146,7 +150,19 @@ int cspf_secret_dup(cspf_secret **out, const cspf_secret *s)
 		return CSPF_ERROR;
 	rc = cspf_secret_new(out, p, n);
 	cspf_secret_close(s);
+	if (rc == 0 && s->held)
+		cspf_secret_hold(*out);
 	return rc;
+}
+
+void cspf_secret_hold(const cspf_secret *cs)
+{
+	cspf_secret *s = (cspf_secret *)cs;
+	const unsigned char *p;
+	size_t n;
+
+	if (s && !s->held && cspf_secret_open(&p, &n, s) == 0)
+		s->held = true; /* that open is never closed */
 }
 
 static bool is_space(unsigned char c)
@@ -325,7 +341,7 @@ void cspf_secret_free(cspf_secret *s)
 {
 	if (!s)
 		return;
-	gmem_free(s->data, s->alloc);
+	gmem_free(s->data, s->alloc, 0);
 	free(s);
 }
 
@@ -360,7 +376,7 @@ static int sbuf_grow(cspf_sbuf *b, size_t extra)
 	}
 	if (b->ptr) {
 		memcpy(p, b->ptr, b->size);
-		gmem_free(b->ptr, b->asize);
+		gmem_free(b->ptr, b->asize, 1);
 	}
 	b->ptr = p;
 	b->asize = nsize;
@@ -465,7 +481,7 @@ void cspf_sbuf_reset(cspf_sbuf *b)
 void cspf_sbuf_dispose(cspf_sbuf *b)
 {
 	if (b->ptr)
-		gmem_free(b->ptr, b->asize);
+		gmem_free(b->ptr, b->asize, 1);
 	b->ptr = NULL;
 	b->size = b->asize = 0;
 	b->oom = false;
