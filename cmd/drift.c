@@ -78,18 +78,6 @@ static cspf_rule_info *rule_infos(size_t *n)
 	return info;
 }
 
-static int cmp_diag(const void *a, const void *b)
-{
-	const cspf_diag *x = a, *y = b;
-	int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
-
-	if (c)
-		return c;
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	return strcmp(x->rule, y->rule);
-}
-
 int cmd_drift(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -231,9 +219,7 @@ int cmd_drift(int argc, char **argv)
 		cmd_print_error(snapshot);
 		goto out;
 	}
-	if (diags.count)
-		qsort(diags.items, diags.count, sizeof(*diags.items),
-			cmp_diag);
+	cspf_diags_sort(&diags);
 	if (!(rules = rule_infos(&nrules))) {
 		fputs("cspf: out of memory\n", stderr);
 		goto out;

@@ -324,6 +324,37 @@ static void vaults_of(struct sub *s)
 
 /* ---- Resource Graph ---- */
 
+/*
+ * A Resource Graph row (as the API or `az graph query` gives it) as a
+ * snapshot resource: type lower-cased, tags always an object.  NULL for a
+ * row without an id, or out of memory.
+ */
+cJSON *inv_azure_resource(const cJSON *row)
+{
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(row, "tags");
+	cJSON *o, *type;
+	size_t k;
+
+	if (!jstr(row, "id") || !(o = cJSON_CreateObject()))
+		return NULL;
+	cJSON_AddStringToObject(o, "id", jstr(row, "id"));
+	if (jstr(row, "name"))
+		cJSON_AddStringToObject(o, "name", jstr(row, "name"));
+	type = cJSON_AddStringToObject(o, "type", jstr(row, "type") ?
+		jstr(row, "type") : "");
+	for (k = 0; type && type->valuestring[k]; k++)
+		if (type->valuestring[k] >= 'A' && type->valuestring[k] <= 'Z')
+			type->valuestring[k] += 'a' - 'A';
+	if (jstr(row, "location"))
+		cJSON_AddStringToObject(o, "location", jstr(row, "location"));
+	if (jstr(row, "resourceGroup"))
+		cJSON_AddStringToObject(o, "resource_group",
+			jstr(row, "resourceGroup"));
+	cJSON_AddItemToObject(o, "tags", cJSON_IsObject(tags) ?
+		cJSON_Duplicate(tags, 1) : cJSON_CreateObject());
+	return o;
+}
+
 static int graph_page(struct sub *s, const char *skip);
 
 static void on_resources(struct inv_account *a, cspf_http_request *req,
@@ -337,37 +368,9 @@ static void on_resources(struct inv_account *a, cspf_http_request *req,
 	j = answer(a, "Resource Graph", resp, error);
 	data = cJSON_GetObjectItemCaseSensitive(j, "data");
 	cJSON_ArrayForEach(row, data) {
-		cJSON *o = cJSON_CreateObject();
-		const cJSON *tags = cJSON_GetObjectItemCaseSensitive(row,
-			"tags");
-		char *type;
-		size_t k;
-
-		if (!o || !jstr(row, "id") ||
-		    !cJSON_AddItemToArray(s->resources, o)) {
+		cJSON *o = inv_azure_resource(row);
+		if (o && !cJSON_AddItemToArray(s->resources, o))
 			cJSON_Delete(o);
-			continue;
-		}
-		cJSON_AddStringToObject(o, "id", jstr(row, "id"));
-		if (jstr(row, "name"))
-			cJSON_AddStringToObject(o, "name", jstr(row, "name"));
-		type = strdup(jstr(row, "type") ? jstr(row, "type") : "");
-		for (k = 0; type && type[k]; k++)
-			if (type[k] >= 'A' && type[k] <= 'Z')
-				type[k] = (char)(type[k] - 'A' + 'a');
-		cJSON_AddStringToObject(o, "type", type ? type : "");
-		free(type);
-		if (jstr(row, "location"))
-			cJSON_AddStringToObject(o, "location",
-				jstr(row, "location"));
-		if (jstr(row, "resourceGroup"))
-			cJSON_AddStringToObject(o, "resource_group",
-				jstr(row, "resourceGroup"));
-		if (cJSON_IsObject(tags))
-			cJSON_AddItemToObject(o, "tags",
-				cJSON_Duplicate(tags, 1));
-		else
-			cJSON_AddObjectToObject(o, "tags");
 	}
 	if (jstr(j, "$skipToken"))
 		graph_page(s, jstr(j, "$skipToken"));

@@ -84,6 +84,9 @@ int inv_add_time(cJSON *obj, const char *key, int64_t t);
  * nothing added when it does not parse. */
 int inv_add_time_str(cJSON *obj, const char *key, const char *s);
 
+/* A Resource Graph row as a snapshot resource (azure.c), or NULL. */
+cJSON *inv_azure_resource(const cJSON *row);
+
 /* Offline providers share the writer of one-account snapshots. */
 int inv_write_snapshot(FILE *out, cJSON *accounts, cJSON *directories,
 	int64_t now);

@@ -152,11 +152,8 @@ int cspf_inventory_azure_offline(FILE *out, const cspf_registry *reg,
 	cJSON_ArrayForEach(row, rows) {
 		const char *sub = jstr(row, "subscriptionId");
 		const char *id = jstr(row, "id");
-		const cJSON *tags = cJSON_GetObjectItemCaseSensitive(row,
-			"tags");
 		cJSON *a = NULL, *x, *res, *o;
 		char subbuf[64];
-		size_t k;
 
 		if (!id)
 			continue;
@@ -184,27 +181,9 @@ int cspf_inventory_azure_offline(FILE *out, const cspf_registry *reg,
 			cJSON_AddArrayToObject(a, "resources");
 		}
 		res = cJSON_GetObjectItemCaseSensitive(a, "resources");
-		o = cJSON_CreateObject();
-		if (!o || !cJSON_AddItemToArray(res, o)) {
+		o = inv_azure_resource(row);
+		if (o && !cJSON_AddItemToArray(res, o))
 			cJSON_Delete(o);
-			continue;
-		}
-		cJSON_AddStringToObject(o, "id", id);
-		if (jstr(row, "name"))
-			cJSON_AddStringToObject(o, "name", jstr(row, "name"));
-		x = cJSON_AddStringToObject(o, "type", jstr(row, "type") ?
-			jstr(row, "type") : "");
-		for (k = 0; x && x->valuestring[k]; k++)
-			if (x->valuestring[k] >= 'A' && x->valuestring[k] <= 'Z')
-				x->valuestring[k] += 'a' - 'A';
-		if (jstr(row, "location"))
-			cJSON_AddStringToObject(o, "location",
-				jstr(row, "location"));
-		if (jstr(row, "resourceGroup"))
-			cJSON_AddStringToObject(o, "resource_group",
-				jstr(row, "resourceGroup"));
-		cJSON_AddItemToObject(o, "tags", cJSON_IsObject(tags) ?
-			cJSON_Duplicate(tags, 1) : cJSON_CreateObject());
 	}
 	return inv_write_snapshot(out, accounts, NULL, now);
 }

@@ -1441,18 +1441,6 @@ static int load_schemas(struct ctx *c)
 
 /* ---- the whole run ---- */
 
-static int cmp_diag(const void *a, const void *b)
-{
-	const cspf_diag *x = a, *y = b;
-	int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
-
-	if (c)
-		return c;
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	return (x->column > y->column) - (x->column < y->column);
-}
-
 static void duplicates(struct ctx *c)
 {
 	cspf_map seen = CSPF_MAP_STRINGS_INIT;
@@ -1657,8 +1645,7 @@ int cspf_registry_validate(cspf_diags *out, cspf_registry_stats *stats,
 	}
 	if (stats)
 		stats->files = c.nfiles;
-	if (out->count)
-		qsort(out->items, out->count, sizeof(*out->items), cmp_diag);
+	cspf_diags_sort(out);
 out:
 	free(th);
 	ctx_dispose(&c);

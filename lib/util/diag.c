@@ -106,3 +106,24 @@ void cspf_diags_clear(cspf_diags *list)
 	list->items = NULL;
 	list->count = list->alloc = 0;
 }
+
+static int cmp_diag(const void *a, const void *b)
+{
+	const cspf_diag *x = a, *y = b;
+	int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
+
+	if (c)
+		return c;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	return strcmp(x->rule ? x->rule : "", y->rule ? y->rule : "");
+}
+
+void cspf_diags_sort(cspf_diags *list)
+{
+	if (list && list->count > 1)
+		qsort(list->items, list->count, sizeof(*list->items),
+			cmp_diag);
+}

@@ -75,6 +75,31 @@ if grep -Eq '"ruleId":[[:space:]]*"CSPF-4.6"' "$OUT"; then ok; else bad "sarif: 
 run drift "$S/registry-example" --snapshot "$T/s.json" --now $NOW --format json
 expect_out '"rule":"CSPF-4.6"' "json: rule"
 
+# Offline Azure: what `az graph query` prints, as the inventory.
+"$PY" "$WORLD" "$S/registry-example" --now $NOW --azure-state "$T/az.json"
+"$PY" - "$T/az.json" "$T/graph.json" <<'PYEOF'
+import json, sys
+state = json.load(open(sys.argv[1]))
+rows = [dict(r, subscriptionId=sub)
+        for sub, s in state["subscriptions"].items() for r in s["resources"]]
+rows.append({"id": "/subscriptions/3f2b8c4e-9a1d-4e6f-8b2a-5c7d9e0f1a2b/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/forgotten-vm",
+             "name": "forgotten-vm", "type": "Microsoft.Compute/virtualMachines",
+             "location": "westeurope", "resourceGroup": "rg",
+             "subscriptionId": "3f2b8c4e-9a1d-4e6f-8b2a-5c7d9e0f1a2b", "tags": None})
+json.dump({"count": len(rows), "data": rows, "skip_token": None,
+           "total_records": len(rows)}, open(sys.argv[2], "w"))
+PYEOF
+run inventory "$S/registry-example" --az-graph "$T/graph.json" --out "$T/offline-az.json"
+expect_rc 0 "az graph: snapshot"
+run drift "$S/registry-example" --snapshot "$T/offline-az.json" --now $NOW --quiet
+expect_rc 1 "az graph: findings"
+got=$(sed -n 's/.*: error\[\([^]]*\)\].*/\1/p' "$OUT" | sort | tr '\n' ' ')
+if [ "$got" = "drift/undocumented " ]; then ok; else bad "az graph: findings [$got]"; fi
+expect_out "Azure resource 'forgotten-vm' (microsoft.compute/virtualmachines)" "az graph: the undocumented VM"
+echo '{"value": []}' > "$T/notgraph.json"
+run inventory "$S/registry-example" --az-graph "$T/notgraph.json"
+expect_rc 2 "az graph: not its output"
+
 # Bad input: one clear message, exit 2.
 run drift "$S/registry-example"
 expect_rc 2 "no snapshot"

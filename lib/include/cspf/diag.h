@@ -62,6 +62,9 @@ void cspf_diags_keep_rule(cspf_diags *list, const char *rule);
 /* Release the entries; the list can be reused. */
 void cspf_diags_clear(cspf_diags *list);
 
+/* In reading order: by file, line, column, then rule id. */
+void cspf_diags_sort(cspf_diags *list);
+
 #ifdef __cplusplus
 }
 #endif
