@@ -3,6 +3,7 @@
  * Dispatches to one file per subcommand (as git does).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,16 @@ int main(int argc, char **argv)
 {
 	size_t i;
 	int r;
+
+	/*
+	 * Keep freed memory for the next request instead of giving it back
+	 * to the kernel at once: an inventory allocates and frees response
+	 * buffers thousands of times a second, and each munmap or trim is a
+	 * system call (measured: 870 munmaps and 1,770 madvises for 1,770
+	 * calls).  The heap still shrinks past 64 MiB of free memory.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
 	if (argc < 2) {
 		print_usage(stderr);

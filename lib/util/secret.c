@@ -23,6 +23,7 @@ struct cspf_secret {
 	size_t alloc;        /* the block's size (gmem_alloc) */
 	unsigned int opens;
 	bool held;           /* cspf_secret_hold(): readable until freed */
+	unsigned int refs;   /* copies of a held secret share it */
 };
 
 /*
@@ -35,7 +36,7 @@ struct cspf_secret {
  * and locked; only the mapping is spared.
  */
 #define GBLOCK 4096
-#define GCACHE 32
+#define GCACHE 256
 
 static pthread_mutex_t gcache_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *gcache[GCACHE];
@@ -146,12 +147,16 @@ int cspf_secret_dup(cspf_secret **out, const cspf_secret *s)
 	if (!s)
 		return cspf_error_set(CSPF_EINVALID, CSPF_ERRCLASS_INVALID,
 			"secret: nothing to copy");
+	if (s->held) {
+		/* Readable and never changed again: share it. */
+		((cspf_secret *)s)->refs++;
+		*out = (cspf_secret *)s;
+		return 0;
+	}
 	if (cspf_secret_open(&p, &n, s) < 0)
 		return CSPF_ERROR;
 	rc = cspf_secret_new(out, p, n);
 	cspf_secret_close(s);
-	if (rc == 0 && s->held)
-		cspf_secret_hold(*out);
 	return rc;
 }
 
@@ -341,6 +346,10 @@ void cspf_secret_free(cspf_secret *s)
 {
 	if (!s)
 		return;
+	if (s->refs) {
+		s->refs--;
+		return;
+	}
 	gmem_free(s->data, s->alloc, 0);
 	free(s);
 }

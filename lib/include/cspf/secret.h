@@ -91,7 +91,8 @@ void cspf_secret_close(const cspf_secret *s);
  * key a signer signs thousands of requests a second with), where making
  * it readable and unreadable again for each use costs more than the use.
  * It stays in locked memory between guard pages, and is zeroed when
- * freed; a copy made with cspf_secret_dup() is held too.
+ * freed; cspf_secret_dup() of it shares it (each copy is freed as
+ * usual; the last free zeroes it).
  */
 void cspf_secret_hold(const cspf_secret *s);
 
