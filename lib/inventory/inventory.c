@@ -123,6 +123,8 @@ static void write_ready(struct inv *inv)
 		struct inv_account *a = &inv->accounts[inv->next_write];
 		char *text;
 
+		if (a->fatal || a->errors)
+			inv->stats.failed++;
 		seal(a);
 		text = cJSON_PrintUnformatted(a->json);
 		if (!text) {
@@ -132,10 +134,6 @@ static void write_ready(struct inv *inv)
 			put(inv, text);
 			cJSON_free(text);
 		}
-		if (!a->fatal && !a->errors)
-			;
-		else
-			inv->stats.failed++;
 		cJSON_Delete(a->json);
 		a->json = NULL;
 		a->written = 1;

@@ -27,6 +27,7 @@ import signal
 import socket
 import socketserver
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -1448,13 +1449,42 @@ def iam_generate_credential_report(emu, r, params):
             return el("State", "COMPLETE")
         delay = (emu.faults.get("report_delay_ms") or 0) / 1000.0
         a.report = (now, now + delay, build_report(a))
+        share_report(emu, a)
     return el("State", "STARTED") + el(
         "Description", "No report exists. Starting a new report generation "
         "task")
 
 
+# With --workers, each process has its own state: a report generated in
+# one must be there for a GetCredentialReport another one answers (the
+# states are the same, so each can build it).  The processes share the
+# generation times through files in one directory made before the fork.
+SHARED_DIR = None
+
+
+def share_report(emu, a):
+    if SHARED_DIR:
+        tmp = os.path.join(SHARED_DIR, ".%s.%d" % (a.id, os.getpid()))
+        with open(tmp, "w") as f:
+            f.write("%r %r" % (a.report[0], a.report[1]))
+        os.replace(tmp, os.path.join(SHARED_DIR, a.id))
+
+
+def shared_report(emu, a):
+    if not SHARED_DIR:
+        return None
+    try:
+        with open(os.path.join(SHARED_DIR, a.id)) as f:
+            t0, t1 = (float(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return None
+    with emu.world.lock:
+        a.report = (t0, t1, build_report(a))
+    return a.report
+
+
 def iam_get_credential_report(emu, r, params):
-    rep = r.account.report
+    rep = r.account.report or shared_report(emu, r.account)
     now = Clock.now()
     if rep is None:
         raise ApiError("ReportNotPresent", "Unknown", 410)
@@ -2117,6 +2147,8 @@ def main(argv=None):
     # Several workers accept on the one socket; a worker that loses the
     # race for a connection must not block in accept().
     sock.setblocking(False)
+    global SHARED_DIR
+    SHARED_DIR = tempfile.mkdtemp(prefix="cspf-aws-emulator.")
     children = []
     for _ in range(args.workers):
         pid = os.fork()
@@ -2154,6 +2186,8 @@ def main(argv=None):
             sys.stderr.write("aws-emulator: worker %d died; stopping\n" % pid)
             rc = 1
             stop(signal.SIGTERM, None)
+    import shutil
+    shutil.rmtree(SHARED_DIR, ignore_errors=True)
     return rc
 
 
