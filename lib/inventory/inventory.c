@@ -405,7 +405,7 @@ int cspf_inventory_run(cspf_inventory_stats *stats, FILE *out,
 	if ((r = list_accounts(&inv)) < 0)
 		goto out;
 	/* Enough accounts open to keep every connection busy, no more. */
-	inv.window = ho.concurrency / 2 + 4;
+	inv.window = ho.concurrency + 8;
 	inv.progress.accounts_total = inv.count;
 	cspf_time_format(when, inv.opts->now ? inv.opts->now :
 					       (int64_t)time(NULL));

@@ -1440,6 +1440,8 @@ def build_report(a):
 def iam_generate_credential_report(emu, r, params):
     a = r.account
     now = Clock.now()
+    if a.report is None:
+        shared_report(emu, a)   # another worker made it
     with emu.world.lock:
         rep = a.report
         if rep is not None and now - rep[0] < REPORT_TTL:
