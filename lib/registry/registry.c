@@ -516,57 +516,6 @@ out:
 }
 
 /*
- * The changed files between two trees, by a merge of their sorted
- * entries that skips every subtree whose id did not change: one changed
- * file costs the trees on its path, not the whole registry (libgit2's
- * tree-to-tree diff inflates every tree).  Sets *simple to 0 when
- * something was deleted or changed type (the caller then needs the full
- * listing).
- */
-static int add_tree_files(struct ctx *c, git_repository *repo,
-	const git_tree *t, cspf_buf *prefix);
-
-static int add_entry(struct ctx *c, git_repository *repo,
-	const git_tree_entry *e, cspf_buf *prefix)
-{
-	size_t mark = prefix->size;
-	const char *name = git_tree_entry_name(e);
-	git_filemode_t mode = git_tree_entry_filemode(e);
-	int r = 0;
-
-	if (name[0] == '.')
-		return 0;
-	cspf_buf_puts(prefix, name);
-	if (mode == GIT_FILEMODE_TREE) {
-		git_tree *sub = NULL;
-		cspf_buf_putc(prefix, '/');
-		if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) < 0)
-			r = git_fail(prefix->ptr);
-		else
-			r = add_tree_files(c, repo, sub, prefix);
-		git_tree_free(sub);
-	} else if (mode == GIT_FILEMODE_LINK) {
-		r = add_symlink(c, prefix->ptr);
-	} else if (prefix->size > 5 &&
-		   !strcmp(prefix->ptr + prefix->size - 5, ".json")) {
-		r = add_file(c, prefix->ptr, git_tree_entry_id(e));
-	}
-	cspf_buf_truncate(prefix, mark);
-	return r;
-}
-
-static int add_tree_files(struct ctx *c, git_repository *repo,
-	const git_tree *t, cspf_buf *prefix)
-{
-	size_t i, n = git_tree_entrycount(t);
-	int r = 0;
-
-	for (i = 0; i < n && r == 0; i++)
-		r = add_entry(c, repo, git_tree_entry_byindex(t, i), prefix);
-	return r;
-}
-
-/*
  * A tree object's entries, read from its raw bytes: "<octal mode> <name>\0"
  * and a 20-byte id, in git's order.  libgit2's git_tree_lookup() parses
  * every entry into an array first: 3.4 ms for a directory of 14,000
@@ -578,6 +527,28 @@ struct raw_entry {
 	size_t name_len;
 	git_oid id;
 };
+
+static int add_raw_entry(struct ctx *c, git_repository *repo,
+	const struct raw_entry *e, cspf_buf *prefix);
+
+static int add_tree_files(struct ctx *c, git_repository *repo,
+	const git_tree *t, cspf_buf *prefix)
+{
+	size_t i, n = git_tree_entrycount(t);
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++) {
+		const git_tree_entry *te = git_tree_entry_byindex(t, i);
+		struct raw_entry e;
+
+		e.mode = git_tree_entry_filemode(te);
+		e.name = git_tree_entry_name(te);
+		e.name_len = strlen(e.name);
+		git_oid_cpy(&e.id, git_tree_entry_id(te));
+		r = add_raw_entry(c, repo, &e, prefix);
+	}
+	return r;
+}
 
 static int raw_next(struct raw_entry *e, const unsigned char **pos,
 	const unsigned char *end)
@@ -643,6 +614,14 @@ static int add_raw_entry(struct ctx *c, git_repository *repo,
 	return r;
 }
 
+/*
+ * The changed files between two trees, by a merge of their sorted
+ * entries that skips every subtree whose id did not change: one changed
+ * file costs the trees on its path, not the whole registry (libgit2's
+ * tree-to-tree diff inflates every tree).  Sets *simple to 0 when
+ * something was deleted or changed type (the caller then needs the full
+ * listing).
+ */
 static int diff_trees(struct ctx *c, git_repository *repo, git_odb *odb,
 	const git_oid *ida, const git_oid *idb, cspf_buf *prefix, int *simple)
 {
