@@ -205,41 +205,18 @@ static int in_account(const cspf_entity *e, const cspf_entity *account)
 	return streq(str(e->json, "account"), account->id);
 }
 
-/* The provider of an account: its "provider", else its folder. */
-static const char *provider_of(const cspf_entity *account)
-{
-	const char *p = str(account->json, "provider");
-	static char buf[32];
-
-	if (p)
-		return p;
-	if (sscanf(account->id, "accounts/%31[^/]/", buf) == 1)
-		return buf;
-	return "";
-}
-
 static const cspf_entity *account_entity(struct drift *d,
 	const cJSON *snap_account)
 {
 	const char *rid = str(snap_account, "registry_id");
 	const char *id = str(snap_account, "id");
-	size_t i, n = cspf_registry_count(d->reg);
 
 	if (rid) {
 		const cspf_entity *e = cspf_registry_find(d->reg, rid);
 		if (e && e->kind == CSPF_KIND_ACCOUNT)
 			return e;
 	}
-	for (i = 0; id && i < n; i++) {
-		const cspf_entity *e = cspf_registry_entity(d->reg, i);
-		const char *aid;
-		if (e->kind != CSPF_KIND_ACCOUNT)
-			continue;
-		aid = str(e->json, "accountid");
-		if (aid && !strcasecmp(aid, id))
-			return e;
-	}
-	return NULL;
+	return cspf_registry_find_account(d->reg, id);
 }
 
 /* The credential's max age: its rotation's, else the policy's. */
@@ -993,7 +970,8 @@ int cspf_drift(cspf_diags *out, cspf_drift_stats *stats,
 			finding(&d, CSPF_SEVERITY_WARNING, "inventory/error",
 				acct, NULL, NULL,
 				"%s account %s was %s inventoried: %s",
-				provider_of(acct), str(a, "id"),
+				acct->provider ? acct->provider : "",
+				str(a, "id"),
 				streq(status, "partial") ? "only partly" :
 							   "not",
 				why.size ? why.ptr : "no reason given");

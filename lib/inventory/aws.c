@@ -683,13 +683,6 @@ static void on_trail_status(struct inv_account *a, cspf_http_request *req,
 	ctx_free(c);
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static void on_trails(struct inv_account *a, cspf_http_request *req,
 	cspf_http_response *resp, int error, void *payload)
 {

@@ -190,13 +190,6 @@ static cJSON *answer(struct inv_account *a, const char *what,
 	return j;
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* ---- Key Vault ---- */
 
 static void add_epoch(cJSON *o, const char *key, const cJSON *attrs,
@@ -437,7 +430,7 @@ static int azure_start(void *state, struct inv_account *a)
 		for (i = 0; i < cspf_registry_count(reg); i++) {
 			const cspf_entity *e = cspf_registry_entity(reg, i);
 			if (e->kind == CSPF_KIND_ACCOUNT &&
-			    !strncmp(e->id, "accounts/azure/", 15))
+			    e->provider && !strcmp(e->provider, "azure"))
 				p->subscriptions++;
 		}
 	}

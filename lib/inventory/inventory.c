@@ -274,22 +274,6 @@ static void start_more(struct inv *inv)
 	}
 }
 
-static const char *provider_of(const cspf_entity *e)
-{
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(e->json, "provider");
-	static const char *const known[] = {"aws", "azure", "gcp"};
-	size_t i;
-
-	if (cJSON_IsString(p))
-		return p->valuestring;
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		size_t n = strlen(known[i]);
-		if (!strncmp(e->id + 9, known[i], n) && e->id[9 + n] == '/')
-			return known[i];
-	}
-	return "";
-}
-
 static unsigned mask_of(const char *provider)
 {
 	size_t p;
@@ -339,7 +323,7 @@ static int list_accounts(struct inv *inv)
 		if (e->kind != CSPF_KIND_ACCOUNT)
 			continue;
 		id = cJSON_GetObjectItemCaseSensitive(e->json, "accountid");
-		prov = provider_of(e);
+		prov = e->provider ? e->provider : "";
 		if (!cJSON_IsString(id) || !(mask_of(prov) & want))
 			continue;
 		if (o->account && strcasecmp(o->account, id->valuestring) &&

@@ -84,6 +84,14 @@ int inv_add_time(cJSON *obj, const char *key, int64_t t);
  * nothing added when it does not parse. */
 int inv_add_time_str(cJSON *obj, const char *key, const char *s);
 
+/* Member `k` of `o` when it is a string, else NULL. */
+static inline const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 /* A Resource Graph row as a snapshot resource (azure.c), or NULL. */
 cJSON *inv_azure_resource(const cJSON *row);
 

@@ -16,33 +16,11 @@
 int inv_aws_apply_report(cJSON *users, cJSON *root, char *csv, int add);
 void inv_sort_by_name(cJSON *array);
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* The registry's account entity whose accountid is `id`. */
-static const cspf_entity *account(const cspf_registry *reg, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < cspf_registry_count(reg); i++) {
-		const cspf_entity *e = cspf_registry_entity(reg, i);
-		const char *aid = e->kind == CSPF_KIND_ACCOUNT ?
-			jstr(e->json, "accountid") : NULL;
-		if (aid && !strcasecmp(aid, id))
-			return e;
-	}
-	return NULL;
-}
-
 int cspf_inventory_aws_offline(FILE *out, const cspf_registry *reg,
 	const char *account_id, const char *report, size_t report_len,
 	const cJSON *details, int64_t now)
 {
-	const cspf_entity *e = account(reg, account_id);
+	const cspf_entity *e = cspf_registry_find_account(reg, account_id);
 	cJSON *accounts = cJSON_CreateArray(), *a = cJSON_CreateObject();
 	cJSON *users = cJSON_CreateArray(), *roles = NULL, *root;
 	const cJSON *x;
@@ -165,7 +143,8 @@ int cspf_inventory_azure_offline(FILE *out, const cspf_registry *reg,
 			if (!strcasecmp(jstr(x, "id"), sub))
 				a = x;
 		if (!a) {
-			const cspf_entity *e = account(reg, sub);
+			const cspf_entity *e =
+				cspf_registry_find_account(reg, sub);
 			a = cJSON_CreateObject();
 			if (!a || !cJSON_AddItemToArray(accounts, a)) {
 				cJSON_Delete(a);

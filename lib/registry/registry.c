@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1677,6 +1678,16 @@ static int add_entity(cspf_registry *reg, struct ctx *c,
 			f->asset);
 		e->asset_kind = save_path(c, kind);
 	}
+	if (f->kind == CSPF_KIND_ACCOUNT) {
+		const cJSON *prov = cJSON_GetObjectItemCaseSensitive(json,
+			"provider");
+		char folder[64] = "";
+		sscanf(f->path, "accounts/%63[^/]/", folder);
+		e->provider = save_path(c, cJSON_IsString(prov) ?
+			prov->valuestring : folder);
+		if (!e->provider)
+			return cspf_error_set_oom();
+	}
 	e->id = save_path(c, id);
 	e->pointer = save_path(c, pointer);
 	if (!e->id || !e->pointer ||
@@ -1835,6 +1846,24 @@ const cspf_entity *cspf_registry_find(const cspf_registry *reg,
 			hi = mid;
 		else
 			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const cspf_entity *cspf_registry_find_account(const cspf_registry *reg,
+	const char *cloud_id)
+{
+	size_t i;
+
+	for (i = 0; cloud_id && reg && i < reg->count; i++) {
+		const cspf_entity *e = &reg->entities[i];
+		const cJSON *aid;
+		if (e->kind != CSPF_KIND_ACCOUNT)
+			continue;
+		aid = cJSON_GetObjectItemCaseSensitive(e->json, "accountid");
+		if (cJSON_IsString(aid) &&
+		    !strcasecmp(aid->valuestring, cloud_id))
+			return e;
 	}
 	return NULL;
 }

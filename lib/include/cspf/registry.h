@@ -91,6 +91,9 @@ typedef struct cspf_entity {
 	const char *pointer;    /* where json sits in the file: "" or
 				 * "/credentials/3" */
 	const cspf_json_doc *doc; /* the file, for line:column */
+	const char *provider;   /* an account's provider: its "provider", else
+				 * its folder (accounts/<provider>/); NULL for
+				 * other kinds */
 } cspf_entity;
 
 /*
@@ -106,6 +109,12 @@ const cspf_entity *cspf_registry_entity(const cspf_registry *reg, size_t i);
 /* The entity with this id, or NULL.  Lent. */
 const cspf_entity *cspf_registry_find(const cspf_registry *reg,
 	const char *id);
+/*
+ * The account whose "accountid" is `cloud_id` (an AWS account id, an
+ * Azure subscription id; case does not matter), or NULL.  Lent.
+ */
+const cspf_entity *cspf_registry_find_account(const cspf_registry *reg,
+	const char *cloud_id);
 /* cspf.json's root object, or NULL when there is none.  Lent. */
 const cJSON *cspf_registry_config(const cspf_registry *reg);
 /* Files left out because they could not be read or parsed. */

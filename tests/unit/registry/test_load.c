@@ -54,6 +54,20 @@ static void test_example(void **state)
 	assert_string_equal(e->asset_kind, "bucket");
 	assert_string_equal(e->pointer, "");
 	assert_null(cspf_registry_find(reg, "assets/bucket/nope"));
+	assert_null(e->provider);
+
+	/* Accounts by their cloud id; the provider from the field or the
+	 * folder (security-sandbox.json has no "provider"). */
+	e = cspf_registry_find_account(reg, "499701123456");
+	assert_non_null(e);
+	assert_string_equal(e->id, "accounts/aws/security-sandbox");
+	assert_string_equal(e->provider, "aws");
+	e = cspf_registry_find_account(reg,
+		"3F2B8C4E-9A1D-4E6F-8B2A-5C7D9E0F1A2B");
+	assert_non_null(e);
+	assert_string_equal(e->provider, "azure");
+	assert_null(cspf_registry_find_account(reg, "000000000000"));
+	assert_null(cspf_registry_find_account(reg, NULL));
 	assert_non_null(cJSON_GetObjectItem(cspf_registry_config(reg),
 		"providers"));
 	cspf_registry_free(reg);
