@@ -46,6 +46,13 @@ int cmd_parse_count(unsigned *out, const char *cmd, const char *opt,
 	const char *arg, unsigned min, unsigned max);
 
 /*
+ * --provider's value (aws, azure or all) into *out as CSPF_INVENTORY_*
+ * bits.  0 when it is one; else prints the usage error and returns
+ * EXIT_TROUBLE.
+ */
+int cmd_parse_providers(unsigned *out, const char *cmd, const char *arg);
+
+/*
  * --format's value into *out: text, json, sarif or junit.  0 when it is
  * one; else prints the usage error and returns EXIT_TROUBLE.
  */

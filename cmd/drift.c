@@ -130,13 +130,9 @@ int cmd_drift(int argc, char **argv)
 			live = 1;
 			break;
 		case 'P':
-			if (!strcmp(optarg, "aws"))
-				io.providers = CSPF_INVENTORY_AWS;
-			else if (!strcmp(optarg, "azure"))
-				io.providers = CSPF_INVENTORY_AZURE;
-			else if (strcmp(optarg, "all"))
-				return cmd_usage_error("drift", "--provider "
-					"is aws, azure or all");
+			if (cmd_parse_providers(&io.providers, "drift",
+				    optarg))
+				return EXIT_TROUBLE;
 			break;
 		case 'c':
 			if (cmd_parse_count(&io.concurrency, "drift",

@@ -69,6 +69,19 @@ void cmd_inventory_help(FILE *f)
 		f);
 }
 
+int cmd_parse_providers(unsigned *out, const char *cmd, const char *arg)
+{
+	if (!strcmp(arg, "aws"))
+		*out = CSPF_INVENTORY_AWS;
+	else if (!strcmp(arg, "azure"))
+		*out = CSPF_INVENTORY_AZURE;
+	else if (!strcmp(arg, "all"))
+		*out = CSPF_INVENTORY_ALL;
+	else
+		return cmd_usage_error(cmd, "--provider is aws, azure or all");
+	return 0;
+}
+
 struct progress {
 	int tty;
 	double last;
@@ -266,15 +279,9 @@ int cmd_inventory(int argc, char **argv)
 		-1) {
 		switch (c) {
 		case 'P':
-			if (!strcmp(optarg, "aws"))
-				io.providers = CSPF_INVENTORY_AWS;
-			else if (!strcmp(optarg, "azure"))
-				io.providers = CSPF_INVENTORY_AZURE;
-			else if (!strcmp(optarg, "all"))
-				io.providers = CSPF_INVENTORY_ALL;
-			else
-				return cmd_usage_error("inventory", "--provider "
-					"is aws, azure or all");
+			if (cmd_parse_providers(&io.providers, "inventory",
+				    optarg))
+				return EXIT_TROUBLE;
 			break;
 		case 'A':
 			io.account = optarg;
