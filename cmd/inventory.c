@@ -61,6 +61,8 @@ void cmd_inventory_help(FILE *f)
 "      --az-graph JSON   offline: what az graph query printed\n"
 "      --rev REV         read the registry from this commit's tree\n"
 "      --ca-file FILE    trust these certificates too (PEM)\n"
+"      --max-attempts N  tries of each call on throttling, 5xx and dropped\n"
+"                        connections, with jittered backoff (default 6)\n"
 "  -v, --verbose         one line per HTTP call on stderr\n"
 "  -q, --quiet           no progress and no summary\n"
 "\n"
@@ -259,6 +261,7 @@ int cmd_inventory(int argc, char **argv)
 		{ "rev", required_argument, NULL, 'R' },
 		{ "ca-file", required_argument, NULL, 'K' },
 		{ "now", required_argument, NULL, 'N' },
+		{ "max-attempts", required_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -328,6 +331,11 @@ int cmd_inventory(int argc, char **argv)
 			if (cspf_time_parse(&io.now, optarg) < 0)
 				return cmd_usage_error("inventory", "--now "
 					"takes an RFC 3339 time");
+			break;
+		case 'X':
+			if (cmd_parse_count(&io.max_attempts, "inventory",
+				    "--max-attempts", optarg, 1, 50))
+				return EXIT_TROUBLE;
 			break;
 		case 'v':
 			verbose = 1;
