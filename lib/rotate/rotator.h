@@ -6,9 +6,10 @@
  * The state machine (rotate.c) calls, for one credential:
  *
  *   cleanup   (provider_creates only) before create and on every resume:
- *             delete provider-side credentials that neither the vault's
- *             current nor its pending version holds - a key created by a
- *             run that died before it could stage it (invariant 2);
+ *             delete provider-side credentials that none of the vault's
+ *             current, pending and previous (still in its grace period)
+ *             versions holds - a key created by a run that died before it
+ *             could stage it (invariant 2); NULL ids are absent versions;
  *   create    new secret material, and for provider_creates the new key at
  *             the provider (its public id into *key_id);
  *   (the state machine stages it in the vault as pending)
@@ -16,7 +17,11 @@
  *   test      check that the pending secret works;
  *   (the state machine promotes it: pending becomes current)
  *   retire    retire the previous secret: `final` false deactivates it
- *             (the grace period starts), true deletes it;
+ *             (the grace period starts), true deletes it (at the end of
+ *             the grace period; at once, after deactivating, for a
+ *             compromised credential).  Before create, a previous key
+ *             still in its grace period is retired finally when the
+ *             provider allows only two keys;
  *   undo      after a failed set or test: make the current secret work
  *             again and remove the pending one at the provider.
  *
@@ -67,7 +72,7 @@ typedef struct cspf_rotator {
 	bool provider_creates;
 
 	int (*cleanup)(const cspf_rotator_ctx *ctx, const char *current_key_id,
-		const char *pending_key_id);
+		const char *pending_key_id, const char *previous_key_id);
 	int (*create)(const cspf_rotator_ctx *ctx, const cspf_secret *current,
 		cspf_secret **value, char **key_id);
 	int (*set)(const cspf_rotator_ctx *ctx, const cspf_secret *pending,
