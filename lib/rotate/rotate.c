@@ -6,7 +6,7 @@
  *
  *   {"v":1, "id":"<rotation id>", "owner":"host:pid:start", "until":T,
  *    "step":"claimed|staged|set|tested|promoted|retired|recorded|failed",
- *    "reason":"expiring", "started":T, "finished":T, "expires":T,
+ *    "reason":"expiring", "started_ms":T, "finished":T, "expires":T,
  *    "old_key":"AKIA...", "new_key":"AKIA...", "retire_at":T,
  *    "retired":false, "compromised":false, "error":"..."}
  *
@@ -95,6 +95,8 @@ static void kill_point(const char *kind, const char *name)
 		raise(SIGKILL);
 }
 
+static int64_t wall_ms(void);
+
 /*
  * The record.
  */
@@ -104,7 +106,8 @@ struct rec {
 	char step[16];
 	char reason[16];
 	char *old_key, *new_key, *error;
-	int64_t until, started, finished, expires, retire_at;
+	int64_t until, finished, expires, retire_at;
+	int64_t started_ms; /* wall clock: which run came first */
 	bool retired, compromised;
 };
 
@@ -156,7 +159,7 @@ static int rec_parse(struct rec *r, const char *text)
 	r->new_key = dup_str(root, "new_key");
 	r->error = dup_str(root, "error");
 	r->until = get_int(root, "until");
-	r->started = get_int(root, "started");
+	r->started_ms = get_int(root, "started_ms");
 	r->finished = get_int(root, "finished");
 	r->expires = get_int(root, "expires");
 	r->retire_at = get_int(root, "retire_at");
@@ -181,7 +184,7 @@ static char *rec_format(const struct rec *r)
 	cJSON_AddNumberToObject(o, "until", (double)r->until);
 	cJSON_AddStringToObject(o, "step", r->step);
 	cJSON_AddStringToObject(o, "reason", r->reason);
-	cJSON_AddNumberToObject(o, "started", (double)r->started);
+	cJSON_AddNumberToObject(o, "started_ms", (double)r->started_ms);
 	if (r->finished)
 		cJSON_AddNumberToObject(o, "finished", (double)r->finished);
 	if (r->expires)
@@ -224,6 +227,7 @@ struct run {
 	char owner[160];
 	atomic_size_t next;
 	int64_t now;
+	int64_t wall_start_ms; /* when this run started, by the wall clock */
 	unsigned int ttl;
 	bool record_pass;      /* cspf_rotate_mark_recorded() */
 	int fatal;             /* a worker could not start */
@@ -882,6 +886,14 @@ static void rotate_item(struct worker *w)
 					continue;
 				goto out;
 			}
+			if (claim_live(run, &w->rec, now)) {
+				/* The run that rotated it records it. */
+				item->status = CSPF_ROTATE_SKIPPED;
+				set_state(item, "retired");
+				set_message(item, "rotated by another run (%s), "
+					"which records it", w->rec.owner);
+				goto out;
+			}
 			item->status = CSPF_ROTATE_RESUMED;
 			set_state(item, "retired");
 			set_message(item, "rotated at an earlier run; recording it");
@@ -898,7 +910,7 @@ static void rotate_item(struct worker *w)
 			goto out;
 		}
 		if (error == 0 && !strcmp(w->rec.step, "recorded") &&
-		    w->rec.finished >= run->now) {
+		    w->rec.started_ms >= run->wall_start_ms) {
 			/* Two runs at once: the other one did it. */
 			char at[CSPF_TIME_BUFSIZE];
 
@@ -935,7 +947,7 @@ static void rotate_item(struct worker *w)
 			strcpy(fresh.step, "claimed");
 			snprintf(fresh.reason, sizeof(fresh.reason), "%s",
 				cspf_rotate_reason_name(item->reason));
-			fresh.started = now;
+			fresh.started_ms = wall_ms();
 			fresh.compromised =
 				item->reason == CSPF_ROTATE_COMPROMISED;
 			error = v_get(NULL, &cur, w, CSPF_VAULT_CURRENT);
@@ -1018,6 +1030,14 @@ static void worker_dispose(struct worker *w)
 	cspf_http_free(w->http);
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void owner_id(char out[160])
 {
 	char host[128] = "localhost", path[64], buf[1024];
@@ -1061,6 +1081,7 @@ static int run_workers(cspf_rotate_plan *plan, const cspf_registry *reg,
 	run.config = cspf_registry_config(reg);
 	run.vaults = cJSON_GetObjectItemCaseSensitive(run.config, "vaults");
 	run.now = opts->now ? opts->now : (int64_t)time(NULL);
+	run.wall_start_ms = wall_ms();
 	run.ttl = opts->claim_ttl ? opts->claim_ttl : DEFAULT_CLAIM_TTL;
 	run.record_pass = record_pass;
 	atomic_init(&run.next, 0);
