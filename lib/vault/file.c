@@ -216,8 +216,8 @@ static int key_from(cspf_secret **out, const cspf_secret *raw,
 		    &binlen, NULL) != 0 || binlen != FV_KEYBYTES) {
 		error = cspf_error_set(CSPF_EINVALID, CSPF_ERRCLASS_INVALID,
 			"vault %s: %s holds neither 64 hex characters nor 32 "
-			"bytes: make a key with `openssl rand -hex 32` (into "
-			"a file of mode 0600)", vault, what);
+			"bytes: make a key with `cspf vault keygen FILE`",
+			vault, what);
 		goto done;
 	}
 	error = cspf_secret_new(out, bin, sizeof(bin));
@@ -237,8 +237,8 @@ static int load_key_file(struct fv *fv, const char *name, const char *file)
 	if (error == CSPF_ENOTFOUND)
 		return cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_INVALID,
 			"vault %s: key file %s does not exist: fix "
-			"\"key_file\" in cspf.json, or make one: (umask 077; "
-			"openssl rand -hex 32 > %s)", name, file, file);
+			"\"key_file\" in cspf.json, or make one with `cspf "
+			"vault keygen %s`", name, file, file);
 	if (error < 0)
 		return error; /* names the file and the chmod to run */
 	snprintf(what, sizeof(what), "key file %s", file);
@@ -331,8 +331,8 @@ static int fv_open(cspf_vault **out, const char *name, const cJSON *config,
 			"(strings) in cspf.json", name);
 	if (!key_file && !key_env)
 		return cspf_error_set(CSPF_EINVALID, CSPF_ERRCLASS_INVALID,
-			"vault %s: no key: give \"key_file\" (a file of 64 "
-			"hex characters, mode 0600) or \"key_env\" (an "
+			"vault %s: no key: give \"key_file\" (a file made by "
+			"`cspf vault keygen FILE`) or \"key_env\" (an "
 			"environment variable) in its configuration in "
 			"cspf.json", name);
 	if (!(fv = calloc(1, sizeof(*fv))))
