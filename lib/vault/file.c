@@ -44,9 +44,10 @@
  * process exclude each other too), reads and opens the file (none: an
  * empty vault), applies the change and, when something changed, writes
  * `<path>.tmp.<pid>` (O_EXCL, mode 0600), fsyncs it, renames it over the
- * file and fsyncs the directory.  Readers may skip the lock, as a rename
- * is atomic; they take a shared one so that a reader never meets a
- * half-derived salt.
+ * file and fsyncs the directory.  Readers would see a whole file without
+ * the lock, a rename being atomic; with a shared one, a read that starts
+ * while a write is under way sees that write, and readers never wait for
+ * each other.
  *
  * The opened document lives in guarded memory.  cJSON keeps its own
  * copies of the strings it parses: the values are kept base64 in the
@@ -215,8 +216,8 @@ static int key_from(cspf_secret **out, const cspf_secret *raw,
 		    &binlen, NULL) != 0 || binlen != FV_KEYBYTES) {
 		error = cspf_error_set(CSPF_EINVALID, CSPF_ERRCLASS_INVALID,
 			"vault %s: %s holds neither 64 hex characters nor 32 "
-			"bytes: make a key with cspf_vault_file_keygen() "
-			"(`cspf vault keygen`)", vault, what);
+			"bytes: make a key with `cspf vault keygen FILE`",
+			vault, what);
 		goto done;
 	}
 	error = cspf_secret_new(out, bin, sizeof(bin));
@@ -235,9 +236,9 @@ static int load_key_file(struct fv *fv, const char *name, const char *file)
 	error = cspf_secret_from_file(&raw, file, 0);
 	if (error == CSPF_ENOTFOUND)
 		return cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_INVALID,
-			"vault %s: key file %s does not exist: make one with "
-			"cspf_vault_file_keygen() (`cspf vault keygen`), or fix "
-			"\"key_file\" in cspf.json", name, file);
+			"vault %s: key file %s does not exist: fix "
+			"\"key_file\" in cspf.json, or make one with `cspf "
+			"vault keygen %s`", name, file, file);
 	if (error < 0)
 		return error; /* names the file and the chmod to run */
 	snprintf(what, sizeof(what), "key file %s", file);
@@ -331,8 +332,9 @@ static int fv_open(cspf_vault **out, const char *name, const cJSON *config,
 	if (!key_file && !key_env)
 		return cspf_error_set(CSPF_EINVALID, CSPF_ERRCLASS_INVALID,
 			"vault %s: no key: give \"key_file\" (a file made by "
-			"`cspf vault keygen`) or \"key_env\" (an environment "
-			"variable) in its configuration in cspf.json", name);
+			"`cspf vault keygen FILE`) or \"key_env\" (an "
+			"environment variable) in its configuration in "
+			"cspf.json", name);
 	if (!(fv = calloc(1, sizeof(*fv))))
 		return cspf_error_set_oom();
 	if (!(fv->path = resolve(opts->base_dir, path->valuestring)) ||
