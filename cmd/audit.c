@@ -173,10 +173,9 @@ static int audit_verify(int argc, char **argv)
 	for (size_t i = 0; i < nkeys; i++) {
 		char id[CSPF_AUDIT_KEY_ID_SIZE];
 		if (cspf_audit_key_id(id, keys[i]) < 0)
-			return cmd_usage_error("audit", "--public-key '%s' is "
+			return cmd_usage_error("audit", "--public-key #%zu is "
 				"not an Ed25519 public key (44 characters of "
-				"base64, as cspf audit keygen prints)",
-				keys[i]);
+				"base64, as cspf audit keygen prints)", i + 1);
 	}
 	if ((rc = config_keys(&config, keys, &nkeys, dir)) != 0)
 		goto done;

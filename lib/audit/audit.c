@@ -692,7 +692,8 @@ static int last_line(cspf_buf *line, cspf_buf *where, const char *audit_dir,
 		}
 		cspf_buf_printf(where, "audit/%s", ns->v[i]);
 		if (tail[want - 1] != '\n') {
-			rc = cspf_error_set(CSPF_ECONFLICT, CSPF_ERRCLASS_INVALID,
+			rc = cspf_error_set(CSPF_ECONFLICT,
+				CSPF_ERRCLASS_INVALID,
 				"audit: the last line of audit/%s is "
 				"incomplete (a write cut short?): run cspf "
 				"audit verify, then remove the partial line",
@@ -703,7 +704,8 @@ static int last_line(cspf_buf *line, cspf_buf *where, const char *audit_dir,
 			start--)
 			;
 		if (start == 0 && want < (size_t)st.st_size) {
-			rc = cspf_error_set(CSPF_ECONFLICT, CSPF_ERRCLASS_INVALID,
+			rc = cspf_error_set(CSPF_ECONFLICT,
+				CSPF_ERRCLASS_INVALID,
 				"audit: the last line of audit/%s is longer "
 				"than any record: run cspf audit verify",
 				ns->v[i]);
@@ -1230,6 +1232,15 @@ int cspf_audit_verify(cspf_audit_result *out, const char *dir,
 	}
 	if ((rc = list_months(&ns, adir.ptr)) < 0)
 		goto done;
+	if (!ns.n) {
+		struct stat st;
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			rc = cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_OS,
+				"audit: %s is not a directory: name the "
+				"registry whose log to verify", dir);
+			goto done;
+		}
+	}
 	if (ns.odd) {
 		cspf_buf_printf(&rel, "audit/%s", ns.odd);
 		rc = found(out, cspf_buf_oom(&rel) ? "audit" : rel.ptr, 0, 0,

@@ -196,7 +196,8 @@ void cspf_audit_result_dispose(cspf_audit_result *r);
  * Stops at the first bad record.  A registry with no audit/ (or no
  * records) verifies, with 0 records.  Returns 0 when the check ran,
  * whatever it found; CSPF_EINVALID for a key that is not a public key or
- * no key at all; other errors when the files cannot be read.
+ * no key at all; CSPF_ENOTFOUND when `dir` is not a directory; other
+ * errors when the files cannot be read.
  */
 int cspf_audit_verify(cspf_audit_result *out, const char *dir,
 	const char *const *public_keys, size_t nkeys);

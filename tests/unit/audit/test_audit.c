@@ -770,7 +770,7 @@ static void test_malformed(void **state)
 	(void)state;
 	buf = slurp(path, &len);
 	off = line_at(buf, 2);
-	/* {"v":1,"seq":2 -> {"v":1,"seq" 2: the 2 at column 14 is not the colon expected */
+	/* {"v":1,"seq" 2: the 2 at column 14 is not the colon expected */
 	assert_int_equal(buf[off + 12], ':');
 	buf[off + 12] = ' ';
 	spew(path, buf, len);
