@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <sodium.h>
 
@@ -223,6 +224,56 @@ static void test_keys(void **state)
 	assert_non_null(strstr(cspf_error_last()->message, path));
 
 	assert_int_equal(cspf_audit_key_id(id, "not-a-key"), CSPF_EINVALID);
+}
+
+/* audit.signing_key of cspf.json: a file (relative to the registry) or a
+ * vault reference. */
+static void test_config(void **state)
+{
+	cspf_audit_signer *s = NULL;
+	cJSON *conf, *vaults;
+	char json[600];
+
+	(void)state;
+	/* relative to base_dir */
+	conf = cJSON_Parse("{\"signing_key\": {\"file\": \"signing.key\"}}");
+	assert_non_null(conf);
+	assert_int_equal(cspf_audit_signer_from_config(&s, conf, NULL, base),
+		0);
+	assert_string_equal(cspf_audit_signer_public_key(s), pubkey);
+	cspf_audit_signer_free(s);
+	cJSON_Delete(conf);
+	/* absolute */
+	snprintf(json, sizeof(json), "{\"signing_key\": {\"file\": \"%s\"}}",
+		keyfile);
+	conf = cJSON_Parse(json);
+	assert_int_equal(cspf_audit_signer_from_config(&s, conf, NULL, "/nope"),
+		0);
+	assert_string_equal(cspf_audit_signer_key_id(s), keyid);
+	cspf_audit_signer_free(s);
+	cJSON_Delete(conf);
+	/* none */
+	conf = cJSON_Parse("{\"public_keys\": []}");
+	assert_int_equal(cspf_audit_signer_from_config(&s, conf, NULL, base),
+		CSPF_ENOTFOUND);
+	assert_null(s);
+	cJSON_Delete(conf);
+	/* a vault cspf.json does not declare */
+	conf = cJSON_Parse("{\"signing_key\": {\"vault\": \"ops\", "
+		"\"path\": \"cspf/audit\"}}");
+	vaults = cJSON_Parse("{\"other\": {\"type\": \"file\", "
+		"\"path\": \"/nonexistent\"}}");
+	assert_int_equal(cspf_audit_signer_from_config(&s, conf, vaults, base),
+		CSPF_ENOTFOUND);
+	assert_non_null(strstr(cspf_error_last()->message, "'ops'"));
+	/* a declared vault: its errors come through unchanged */
+	cJSON_AddItemToObject(vaults, "ops", cJSON_CreateObject());
+	cJSON_AddStringToObject(cJSON_GetObjectItem(vaults, "ops"), "type",
+		"no-such-type");
+	assert_true(cspf_audit_signer_from_config(&s, conf, vaults, base) < 0);
+	assert_null(s);
+	cJSON_Delete(vaults);
+	cJSON_Delete(conf);
 }
 
 /* ---- appending and the format ---- */
@@ -907,6 +958,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_append_format),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_threads),
