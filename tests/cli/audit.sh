@@ -62,6 +62,26 @@ if [ "$RC" -eq 0 ]; then ok; else bad "cspf.json with audit is valid against sch
 expect_rc 0 "verify with cspf.json's keys"
 expect_out "audit: 5 records in 2 files" "verify with cspf.json's keys"
 
+# ---- the signing key kept in a file vault, as cspf.json names it ----
+V="$T/vreg"
+mkdir -p "$V"
+run vault keygen "$T/vault.key"
+expect_rc 0 "vault keygen"
+cat > "$V/cspf.json" <<EOF
+{"version": 1,
+ "vaults": {"ops": {"type": "file", "path": "$T/vault.enc", "key_file": "$T/vault.key"}},
+ "audit": {"public_keys": ["$PUB"],
+  "signing_key": {"vault": "ops", "path": "cspf/audit-key"}}}
+EOF
+run schema validate --schema "$CSPF_SOURCE_DIR/schema/config.json" --ref "$CSPF_SOURCE_DIR/schema/common.json" "$V/cspf.json"
+if [ "$RC" -eq 0 ]; then ok; else bad "cspf.json with a vault signing_key is valid"; fi
+"$CSPF" vault put --registry "$V" --vault ops cspf/audit-key < "$T/audit.key" >"$OUT" 2>"$ERR"; RC=$?
+expect_rc 0 "the signing key put into the vault"
+if "$HELPER" --make-log "$V" config 3 2>"$ERR"; then ok; else bad "make-log with the key from the vault"; fi
+run audit verify "$V"
+expect_rc 0 "verify a log signed with the vault's key"
+expect_out "audit: 3 records in 1 file, chain and signatures verified" "the vault's key signed"
+
 # ---- usage and environment ----
 mkdir "$T/nokeys"
 run audit verify "$T/nokeys"

@@ -4,8 +4,9 @@
  * log that was edited, cut, reordered or signed by a stranger.
  *
  * Also a helper for tests/cli/audit.sh:
- *   test_audit --make-log DIR KEYFILE N [UNIX-TIME]
- * appends N records to DIR's log, a day apart from UNIX-TIME.
+ *   test_audit --make-log DIR KEYFILE|config N [UNIX-TIME]
+ * appends N records to DIR's log, a day apart from UNIX-TIME, signed with
+ * the key in KEYFILE or (config) the one DIR/cspf.json names.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -904,7 +905,7 @@ static void test_seq(void **state)
 	free(buf);
 }
 
-/* --make-log DIR KEYFILE N [UNIX-TIME] */
+/* --make-log DIR KEYFILE|config N [UNIX-TIME] */
 static int make_log(int argc, char **argv)
 {
 	cspf_audit_signer *s;
@@ -919,7 +920,34 @@ static int make_log(int argc, char **argv)
 		return 2;
 	if (argc == 6)
 		t0 = strtoll(argv[5], &end, 10);
-	if (cspf_audit_signer_from_file(&s, argv[3]) != 0) {
+	if (!strcmp(argv[3], "config")) {
+		/* the signing key that DIR/cspf.json names */
+		char path[4096];
+		cJSON *conf;
+		FILE *f;
+		char *text;
+		long len;
+
+		snprintf(path, sizeof(path), "%s/cspf.json", argv[2]);
+		if (!(f = fopen(path, "rb")))
+			return 2;
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		fseek(f, 0, SEEK_SET);
+		text = calloc(1, (size_t)len + 1);
+		if (!text || fread(text, 1, (size_t)len, f) != (size_t)len)
+			return 2;
+		fclose(f);
+		conf = cJSON_Parse(text);
+		free(text);
+		if (cspf_audit_signer_from_config(&s,
+			    cJSON_GetObjectItem(conf, "audit"),
+			    cJSON_GetObjectItem(conf, "vaults"), argv[2]) != 0) {
+			fprintf(stderr, "%s\n", cspf_error_last()->message);
+			return 2;
+		}
+		cJSON_Delete(conf);
+	} else if (cspf_audit_signer_from_file(&s, argv[3]) != 0) {
 		fprintf(stderr, "%s\n", cspf_error_last()->message);
 		return 2;
 	}
