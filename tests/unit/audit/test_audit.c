@@ -942,7 +942,8 @@ static int make_log(int argc, char **argv)
 		free(text);
 		if (cspf_audit_signer_from_config(&s,
 			    cJSON_GetObjectItem(conf, "audit"),
-			    cJSON_GetObjectItem(conf, "vaults"), argv[2]) != 0) {
+			    cJSON_GetObjectItem(conf, "vaults"),
+			    argv[2]) != 0) {
 			fprintf(stderr, "%s\n", cspf_error_last()->message);
 			return 2;
 		}
