@@ -14,6 +14,7 @@ static const struct {
 	const cspf_rotator *rotator;
 } rotators[] = {
 	{ "generated", &cspf_rotator_generated },
+	{ "azure-app-secret", &cspf_rotator_azure_app },
 	{ NULL, NULL },
 };
 
