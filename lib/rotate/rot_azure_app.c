@@ -79,8 +79,8 @@ static void az_dispose(struct az *a)
 static void say(const cspf_rotator_ctx *ctx, const char *what, const char *id)
 {
 	if (ctx->log)
-		ctx->log(ctx->log_payload, "%s: %s %s", ctx->credential_id,
-			what, id ? id : "");
+		ctx->log(ctx->log_payload, "%s: %s%s%s", ctx->credential_id,
+			what, id ? " " : "", id ? id : "");
 }
 
 static bool is_guid(const char *s)
