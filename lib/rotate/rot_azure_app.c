@@ -265,7 +265,7 @@ done:
 static int find_app(struct az *a)
 {
 	cspf_http_response *resp = NULL;
-	char *u1 = NULL, *url = NULL, filter[80];
+	char *url = NULL, *enc, filter[80];
 	const cJSON *value;
 	cJSON *app;
 	const char *body, *oid;
@@ -274,17 +274,16 @@ static int find_app(struct az *a)
 	size_t len;
 	int r;
 
+	/* $filter and $select written out, as Graph's documents show them;
+	 * app_id is a GUID (checked), its value encoded all the same. */
 	snprintf(filter, sizeof(filter), "appId eq '%s'", a->app_id);
-	cspf_buf_printf(&b, "%s/applications", a->graph);
-	if (!(u1 = cspf_buf_detach(&b)))
+	if (!(enc = cspf_http_urlencode(filter, strlen(filter))))
 		return cspf_error_set_oom();
-	if ((r = cspf_http_url_set_param(&url, u1, "$filter", filter)) < 0)
-		goto done;
-	free(u1);
-	u1 = url;
-	if ((r = cspf_http_url_set_param(&url, u1, "$select",
-		     "id,appId,passwordCredentials")) < 0)
-		goto done;
+	cspf_buf_printf(&b, "%s/applications?$filter=%s"
+		"&$select=id,appId,passwordCredentials", a->graph, enc);
+	free(enc);
+	if (!(url = cspf_buf_detach(&b)))
+		return cspf_error_set_oom();
 	if ((r = graph_call(&resp, a, "GET", url, NULL, false)) < 0)
 		goto done;
 	if (cspf_http_response_status(resp) != 200) {
@@ -314,9 +313,7 @@ static int find_app(struct az *a)
 done:
 	cJSON_Delete(j);
 	cspf_http_response_free(resp);
-	free(u1);
-	if (url != u1)
-		free(url);
+	free(url);
 	return r;
 }
 
