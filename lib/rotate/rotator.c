@@ -17,6 +17,7 @@ static const struct {
 	{ "postgresql", &cspf_rotator_postgresql },
 	{ "postgres-password", &cspf_rotator_postgresql },
 	{ "exec", &cspf_rotator_exec },
+	{ "azure-app-secret", &cspf_rotator_azure_app },
 	{ NULL, NULL },
 };
 
