@@ -262,7 +262,7 @@ static int spawn_and_wait(struct outcome *o, char **argv, char **env,
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {
 		errno = rc;
-		cspf_error_set_os("cannot run %s from %s", argv[0],
+		error = cspf_error_set_os("cannot run %s from %s", argv[0],
 			dir ? dir : ".");
 		goto close_pipes;
 	}

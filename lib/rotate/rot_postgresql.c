@@ -420,9 +420,11 @@ static int pg_set(const cspf_rotator_ctx *ctx, const cspf_secret *pending,
 	if ((error = target_load(&t, ctx)) < 0)
 		return error;
 	if ((error = password_of(&newpw, ctx, pending)) < 0 ||
-	    (error = password_of(&oldpw, ctx, current)) < 0)
+	    (current && (error = password_of(&oldpw, ctx, current)) < 0))
 		goto done;
-	if (pg_connect(&conn, why, sizeof(why), &t, oldpw) == 0) {
+	if (!oldpw)
+		snprintf(why, sizeof(why), "the vault holds no current value");
+	else if (pg_connect(&conn, why, sizeof(why), &t, oldpw) == 0) {
 		progress(ctx, "setting the new password of", &t);
 		error = set_password(ctx, conn, &t, newpw);
 		PQfinish(conn);
@@ -512,6 +514,10 @@ static int pg_undo(const cspf_rotator_ctx *ctx, const cspf_secret *current,
 
 	if ((error = target_load(&t, ctx)) < 0)
 		return error;
+	if (!current)
+		return cspf_error_set(CSPF_EINVALID, CSPF_ERRCLASS_INVALID,
+			"postgresql: %s: the vault holds no current value to set back for %s at %s:%s",
+			ctx->credential_id, t.user, t.host, t.port);
 	if ((error = password_of(&oldpw, ctx, current)) < 0)
 		goto done;
 	if (pg_connect(&conn, why, sizeof(why), &t, oldpw) == 0) {
