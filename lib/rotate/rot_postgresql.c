@@ -32,7 +32,10 @@
  * there; nothing is parsed), and never through a conninfo string or the
  * environment.  libpq keeps its own copy for the life of the connection
  * and does not zero it: each connection here is closed (PQfinish) as
- * soon as its work is done.
+ * soon as its work is done.  The server picks the authentication method:
+ * with scram-sha-256 (or md5) no password crosses the wire at login;
+ * with "password" (clear text) the server sees it at every login, as it
+ * would from any client.
  *
  * Values: the password itself, or, when the credential's vault reference
  * names a "field", a JSON object whose member of that name is the
