@@ -299,7 +299,7 @@ static int spawn_and_wait(struct outcome *o, char **argv, char **env,
 			break;
 		}
 		if (rc < 0 && errno != EINTR) {
-			/* Reaped elsewhere (SIGCHLD ignored): status unknown. */
+			/* Reaped elsewhere (SIGCHLD ignored): no status. */
 			cspf_error_set_os("cannot learn how %s ended", argv[0]);
 			goto restore;
 		}
