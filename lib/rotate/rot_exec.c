@@ -262,7 +262,7 @@ static int spawn_and_wait(struct outcome *o, char **argv, char **env,
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {
 		errno = rc;
-		cspf_error_set_os("cannot run %s from %s", argv[0],
+		error = cspf_error_set_os("cannot run %s from %s", argv[0],
 			dir ? dir : ".");
 		goto close_pipes;
 	}
@@ -292,10 +292,16 @@ static int spawn_and_wait(struct outcome *o, char **argv, char **env,
 	for (;;) {
 		int64_t left = deadline - now_ms();
 
-		if (waitpid(pid, &o->status, WNOHANG) == pid) {
+		rc = waitpid(pid, &o->status, WNOHANG);
+		if (rc == pid) {
 			if (err[0] >= 0)
 				tail_read(o, err[0]);
 			break;
+		}
+		if (rc < 0 && errno != EINTR) {
+			/* Reaped elsewhere (SIGCHLD ignored): no status. */
+			cspf_error_set_os("cannot learn how %s ended", argv[0]);
+			goto restore;
 		}
 		if (left <= 0) {
 			kill(-pid, SIGKILL);

@@ -32,7 +32,10 @@
  * there; nothing is parsed), and never through a conninfo string or the
  * environment.  libpq keeps its own copy for the life of the connection
  * and does not zero it: each connection here is closed (PQfinish) as
- * soon as its work is done.
+ * soon as its work is done.  The server picks the authentication method:
+ * with scram-sha-256 (or md5) no password crosses the wire at login;
+ * with "password" (clear text) the server sees it at every login, as it
+ * would from any client.
  *
  * Values: the password itself, or, when the credential's vault reference
  * names a "field", a JSON object whose member of that name is the
@@ -420,9 +423,11 @@ static int pg_set(const cspf_rotator_ctx *ctx, const cspf_secret *pending,
 	if ((error = target_load(&t, ctx)) < 0)
 		return error;
 	if ((error = password_of(&newpw, ctx, pending)) < 0 ||
-	    (error = password_of(&oldpw, ctx, current)) < 0)
+	    (current && (error = password_of(&oldpw, ctx, current)) < 0))
 		goto done;
-	if (pg_connect(&conn, why, sizeof(why), &t, oldpw) == 0) {
+	if (!oldpw)
+		snprintf(why, sizeof(why), "the vault holds no current value");
+	else if (pg_connect(&conn, why, sizeof(why), &t, oldpw) == 0) {
 		progress(ctx, "setting the new password of", &t);
 		error = set_password(ctx, conn, &t, newpw);
 		PQfinish(conn);
@@ -512,6 +517,10 @@ static int pg_undo(const cspf_rotator_ctx *ctx, const cspf_secret *current,
 
 	if ((error = target_load(&t, ctx)) < 0)
 		return error;
+	if (!current)
+		return cspf_error_set(CSPF_EINVALID, CSPF_ERRCLASS_INVALID,
+			"postgresql: %s: the vault holds no current value to set back for %s at %s:%s",
+			ctx->credential_id, t.user, t.host, t.port);
 	if ((error = password_of(&oldpw, ctx, current)) < 0)
 		goto done;
 	if (pg_connect(&conn, why, sizeof(why), &t, oldpw) == 0) {

@@ -13,6 +13,7 @@ set -u
 : "${CSPF_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 PG_SH=$CSPF_SOURCE_DIR/tests/support/pg.sh
 UNIT=$(dirname "$CSPF")/tests/unit_rotate_test_rot_postgresql
+PY=/usr/bin/python3
 
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 	echo "SKIP: no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (Debian package postgresql)"
@@ -75,6 +76,78 @@ got=$(PGPASSFILE=$T/app.pgpass PGCONNECT_TIMEOUT=10 \
 	2>"$T/psql.err")
 [ "$got" = app ] ||
 	bad "the first password no longer logs in after the tests: $(cat "$T/psql.err")"
+
+# --- cspf rotate, end to end: the example registry with a credential of
+# the role app on this server, its value in a file vault as a JSON object
+# ({"username", "password"}: vault.field), rotated and committed.
+R=$T/registry
+cp -r "$CSPF_SOURCE_DIR/registry-example" "$R"
+mkdir -p "$T/cspf-vault"
+cat >"$R/credentials/db/throwaway.json" <<EOF
+{
+  "credentials": [
+    {
+      "username": "app",
+      "scope": "test",
+      "custodians": ["priya.patel@example.com"],
+      "credential_generated": "2026-05-01T08:00:00Z",
+      "credential_expires": "2026-11-27T08:00:00Z",
+      "description": "The role of a throwaway PostgreSQL server.",
+      "team": "payments",
+      "identity": {"type": "database-user", "engine": "postgres",
+        "user": "app", "host": "127.0.0.1", "port": $CSPF_TEST_PG_PORT,
+        "database": "appdb"},
+      "vault": {"vault": "local", "path": "db/app", "field": "password"},
+      "rotation": {"max_age": "P90D", "rotator": "postgresql"}
+    }
+  ]
+}
+EOF
+(cd "$R" && git init -q && git add -A &&
+	git -c user.name=Test -c user.email=test@example.com commit -qm registry)
+"$CSPF" vault keygen "$T/cspf-vault/vault.key" >/dev/null
+printf '{"username": "app", "password": "%s"}\n' "$FIRST" |
+	"$CSPF" vault put --registry "$R" --vault local db/app >/dev/null ||
+	bad "cspf vault put"
+(cd "$R" && "$CSPF" rotate --credential 'credentials/db/throwaway#app' \
+	--commit --author 'cspf <cspf@example.com>') \
+	>"$T/rotate.out" 2>"$T/rotate.err"
+rc=$?
+[ $rc -eq 0 ] ||
+	bad "cspf rotate exited $rc: $(cat "$T/rotate.out" "$T/rotate.err")"
+grep -q 'throwaway#app .*rotated' "$T/rotate.out" ||
+	bad "cspf rotate did not rotate: $(cat "$T/rotate.out")"
+# The vault's current value, from cspf vault exec's stdin into a 0600
+# pgpass file: psql reads it from there.
+(umask 077 && "$CSPF" vault exec --registry "$R" --vault local db/app -- \
+	"$PY" -c 'import json, sys
+v = json.load(sys.stdin)
+print("127.0.0.1:%s:appdb:app:%s" % (sys.argv[1], v["password"]))' \
+	"$CSPF_TEST_PG_PORT" >"$T/new.pgpass") || bad "cspf vault exec"
+NEW=$(cut -d: -f5- "$T/new.pgpass")
+[ ${#NEW} -eq 32 ] || bad "the new password is not 32 characters"
+got=$(PGPASSFILE=$T/new.pgpass "$CSPF_TEST_PG_BIN/psql" -X -w -At \
+	-h 127.0.0.1 -p "$CSPF_TEST_PG_PORT" -U app -d appdb \
+	-c 'SELECT current_user' 2>"$T/psql.err")
+[ "$got" = app ] ||
+	bad "the vault's new password does not log in: $(cat "$T/psql.err")"
+if PGPASSFILE=$T/app.pgpass "$CSPF_TEST_PG_BIN/psql" -X -w -At \
+	-h 127.0.0.1 -p "$CSPF_TEST_PG_PORT" -U app -d appdb -c 'SELECT 1' \
+	>/dev/null 2>&1; then
+	bad "the first password still logs in after cspf rotate"
+fi
+for pw in "$FIRST" "$NEW"; do
+	if grep -qF -- "$pw" "$LOG" "$T/rotate.out" "$T/rotate.err"; then
+		bad "a password is in the server's log or cspf's output"
+	fi
+	if grep -rqaF -- "$pw" "$R"; then
+		bad "a password is in the registry or its git objects"
+	fi
+done
+(cd "$R" && git log --format=%s >"$T/gitlog")
+grep -q '^rotate: ' "$T/gitlog" || bad "cspf rotate did not commit"
+grep -q '2026-05-01T08:00:00Z' "$R/credentials/db/throwaway.json" &&
+	bad "the registry does not record the rotation"
 
 echo "postgresql_rotation: $FAIL failed"
 [ $FAIL -eq 0 ]

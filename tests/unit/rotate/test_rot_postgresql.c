@@ -244,6 +244,11 @@ static void test_unreachable(void **state)
 	not_leaked(pw);
 	not_leaked(pw2);
 	assert_int_equal(r->retire(&ctx, cur, NULL, true), 0);
+	/* No current value in the vault: said, not a crash. */
+	assert_true(r->set(&ctx, pend, NULL) < 0);
+	assert_non_null(strstr(cspf_error_last()->message,
+		"no current value"));
+	assert_int_equal(r->undo(&ctx, NULL, pend, NULL), CSPF_EINVALID);
 	cspf_secret_free(cur);
 	cspf_secret_free(pend);
 	cJSON_Delete(c);
