@@ -22,6 +22,8 @@ static const struct command {
 	{ "validate", cmd_validate, cmd_validate_help, "validate the registry: schemas, references, secrets" },
 	{ "inventory", cmd_inventory, cmd_inventory_help, "read what runs in AWS and Azure into a snapshot" },
 	{ "drift", cmd_drift, cmd_drift_help, "compare the registry with the cloud; the live CSPF checks" },
+	{ "rotate", cmd_rotate, cmd_rotate_help, "rotate the credentials that are due, through their vaults" },
+	{ "vault", cmd_vault, cmd_vault_help, "put a secret into a vault; show a secret's versions; make a key" },
 	{ "schema", cmd_schema, cmd_schema_help, "validate JSON documents against a JSON Schema (2020-12)" },
 	{ "help", cmd_help, NULL, "show help for cspf or one of its commands" },
 	{ "version", cmd_version, NULL, "print the version" },

@@ -12,6 +12,7 @@
 
 /* Every backend of this build; one line each, NULL last. */
 static const struct cspf_vault_backend *const backends[] = {
+	&cspf_vault_file_backend,
 	&cspf_vault_hashicorp_backend,
 	NULL,
 };
