@@ -50,7 +50,7 @@ start_emulator() {
 	shift
 	rm -f "$T/$name.port"
 	"$PY" "$EMU" --port-file "$T/$name.port" --log "$T/$name.log" \
-		--approle "$ROLE_ID=VEMU_SECRET_ID" "$@" >>"$T/$name.out" 2>&1 &
+		--approle "$ROLE_ID=VEMU_SECRET_ID" --approle "cspf-rotator=VEMU_SECRET_ID" "$@" >>"$T/$name.out" 2>&1 &
 	PID=$!
 	EMU_PIDS="$EMU_PIDS $PID"
 	for _ in $(seq 1 100); do
@@ -211,6 +211,27 @@ echo "$CANARY-2" | VAULT_TOKEN=wrong CSPF_TEST_VAULT_CONFIG="{\"type\":\"hashico
 RC=$?
 expect_rc 1 "staging with a wrong token fails"
 expect_no_out "$CANARY" "a refused stage prints no value"
+
+# ---- cspf vault put/status on registry-example, whose vault "main" is
+# hashicorp with AppRole role cspf-rotator; VAULT_ADDR points it here
+REG="$CSPF_SOURCE_DIR/registry-example"
+VAULT_ADDR=$ADDR CSPF_VAULT_SECRET_ID=$SECRET_ID run vault put --registry "$REG" --vault main \
+	--key-id jira-token-7 cspf/jira/api-token < <(printf '%s\n' "$CANARY-cli")
+expect_rc 0 "cspf vault put into the example's hashicorp vault"
+expect_no_out "$CANARY" "cspf vault put prints no value"
+check "hvac reads what cspf vault put wrote" hv "
+r = kv.read_secret_version('cspf/jira/api-token')['data']['data']
+assert r == {'value': '$CANARY-cli', 'cspf_key_id': 'jira-token-7'}, sorted(r)
+"
+VAULT_ADDR=$ADDR CSPF_VAULT_SECRET_ID=$SECRET_ID run vault status --registry "$REG" --vault main cspf/jira/api-token
+expect_rc 0 "cspf vault status"
+expect_out "jira-token-7" "cspf vault status shows the key id"
+expect_no_out "$CANARY" "cspf vault status prints no value"
+CSPF_VAULT_SECRET_ID=wrong VAULT_ADDR=$ADDR run vault status --registry "$REG" --vault main cspf/jira/api-token
+expect_rc 2 "a wrong AppRole secret id"
+expect_err "AppRole login at auth/approle as role cspf-rotator refused" "the refusal names the role"
+expect_no_out "wrong" "the refusal does not echo the secret id"
+check "the request log has no canary after cspf vault" bash -c "! grep -qF '$CANARY' '$T/main.log'"
 
 # ---- retried faults
 kv_calls() { curl -sS "$ADDR/_emulator/stats" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["injected"].get(sys.argv[1], 0))' "$1"; }
