@@ -2,12 +2,15 @@
  * cspf rotate: rotate the registry's static credentials that are due,
  * through their vaults, then record it in the registry.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -361,7 +364,7 @@ int cmd_rotate(int argc, char **argv)
 	char **files = NULL;
 	size_t nfiles = 0, i;
 	unsigned n;
-	int c, rc = EXIT_TROUBLE, r;
+	int c, rc = EXIT_TROUBLE, r, lockfd = -1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "j:f:vqh", longopts, NULL)) != -1) {
@@ -501,6 +504,18 @@ int cmd_rotate(int argc, char **argv)
 	}
 	rc = r ? EXIT_FINDINGS : EXIT_CLEAN;
 
+	/*
+	 * One run at a time writes the registry: two runs at once each
+	 * rewrite the files they rotated and commit on the HEAD the other
+	 * left.  (flock on the directory itself: nothing to clean up.)
+	 */
+	if ((lockfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    flock(lockfd, LOCK_EX) < 0) {
+		fprintf(stderr, "cspf rotate: cannot lock %s: %s\n", dir,
+			strerror(errno));
+		rc = EXIT_TROUBLE;
+		goto report;
+	}
 	if (record_in_registry(plan, dir, &files, &nfiles) < 0) {
 		rc = EXIT_TROUBLE;
 		goto report;
@@ -562,6 +577,8 @@ int cmd_rotate(int argc, char **argv)
 		cmd_print_error("rotate: ");
 
 report:
+	if (lockfd >= 0)
+		close(lockfd);
 	if (json)
 		print_json(plan, true, all, commit_id[0] ? commit_id : NULL);
 	else if (!quiet || rc != EXIT_CLEAN) {

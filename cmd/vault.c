@@ -3,6 +3,8 @@
  * vault holds for a path (never the value), make a file vault's key.
  */
 #include <getopt.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@ void cmd_vault_help(FILE *f)
 	fputs(
 "usage: cspf vault put [--registry DIR] --vault NAME [--key-id ID] PATH < VALUE\n"
 "       cspf vault status [--registry DIR] --vault NAME PATH\n"
+"       cspf vault exec [--registry DIR] --vault NAME PATH -- COMMAND [ARG]...\n"
 "       cspf vault keygen FILE\n"
 "\n"
 "  put     store the value read from standard input (one trailing newline\n"
@@ -30,6 +33,8 @@ void cmd_vault_help(FILE *f)
 "          enters its vault before cspf rotates it\n"
 "  status  the versions (current, pending, previous) of PATH with their\n"
 "          rotation ids and key ids, and its rotation record; never a value\n"
+"  exec    run COMMAND with the current value of PATH on its standard\n"
+"          input (never in argv or the environment); exit with its status\n"
 "  keygen  a new key for a file vault: 32 random bytes, hex, mode 0600\n"
 "\n"
 "  --registry DIR   the registry whose cspf.json declares the vault (.)\n", f);
@@ -107,6 +112,48 @@ done:
 	return r;
 }
 
+/* COMMAND with `value` on its standard input; its exit status. */
+static int run_with_secret(char **argv, const cspf_secret *value)
+{
+	const unsigned char *p;
+	size_t n, done = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	if (pipe(fds) < 0) {
+		perror("cspf vault: pipe");
+		return EXIT_TROUBLE;
+	}
+	if ((pid = fork()) < 0) {
+		perror("cspf vault: fork");
+		return EXIT_TROUBLE;
+	}
+	if (pid == 0) {
+		dup2(fds[0], STDIN_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execvp(argv[0], argv);
+		fprintf(stderr, "cspf vault: cannot run %s\n", argv[0]);
+		_exit(127);
+	}
+	close(fds[0]);
+	signal(SIGPIPE, SIG_IGN);
+	if (cspf_secret_open(&p, &n, value) == 0) {
+		while (done < n) {
+			ssize_t w = write(fds[1], p + done, n - done);
+
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		cspf_secret_close(value);
+	}
+	close(fds[1]);
+	if (waitpid(pid, &status, 0) < 0)
+		return EXIT_TROUBLE;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int cmd_vault(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -136,6 +183,24 @@ int cmd_vault(int argc, char **argv)
 		default: return cmd_usage_error("vault", "see cspf vault --help");
 		}
 	}
+	if (strcmp(sub, "exec") == 0) {
+		cspf_secret *value = NULL;
+
+		if (optind + 1 >= argc)
+			return cmd_usage_error("vault", "exec wants PATH -- COMMAND");
+		if (!name)
+			return cmd_usage_error("vault", "exec needs --vault NAME");
+		if (open_vault(&v, &doc, dir, name) < 0)
+			goto done;
+		if (cspf_vault_get(&value, NULL, v, argv[optind],
+				CSPF_VAULT_CURRENT) < 0) {
+			cmd_print_error("vault: ");
+			goto done;
+		}
+		rc = run_with_secret(argv + optind + 1, value);
+		cspf_secret_free(value);
+		goto done;
+	}
 	if (optind + 1 != argc)
 		return cmd_usage_error("vault", "%s wants one %s", sub,
 			strcmp(sub, "keygen") ? "PATH" : "FILE");
@@ -150,7 +215,7 @@ int cmd_vault(int argc, char **argv)
 		return EXIT_CLEAN;
 	}
 	if (strcmp(sub, "put") && strcmp(sub, "status"))
-		return cmd_usage_error("vault", "unknown subcommand %s (put, status, keygen)",
+		return cmd_usage_error("vault", "unknown subcommand %s (put, status, exec, keygen)",
 			sub);
 	if (!name)
 		return cmd_usage_error("vault", "%s needs --vault NAME", sub);

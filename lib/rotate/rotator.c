@@ -14,6 +14,9 @@ static const struct {
 	const cspf_rotator *rotator;
 } rotators[] = {
 	{ "generated", &cspf_rotator_generated },
+	{ "postgresql", &cspf_rotator_postgresql },
+	{ "postgres-password", &cspf_rotator_postgresql },
+	{ "exec", &cspf_rotator_exec },
 	{ NULL, NULL },
 };
 
