@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "cmd.h"
+#include "cspf/audit.h"
 #include "cspf/registry.h"
 #include "cspf/rotate.h"
 #include "cspf/time.h"
@@ -26,9 +28,10 @@
 
 struct events {
 	pthread_mutex_t lock;
-	bool verbose, tty;
-	size_t done, total;
-	FILE *out;
+	bool verbose;
+	cspf_audit_log *audit;
+	const char *actor;
+	size_t audit_failures;
 };
 
 void cmd_rotate_help(FILE *f)
@@ -69,16 +72,77 @@ void cmd_rotate_help(FILE *f)
 "environment error.\n", f);
 }
 
+/* Every step of every rotation: a signed record in the audit log. */
 static void on_event(const cspf_rotate_event *ev, void *payload)
 {
 	struct events *e = payload;
+	cspf_audit_record rec = CSPF_AUDIT_RECORD_INIT;
+	char detail[CSPF_AUDIT_DETAIL_MAX + 1];
+	size_t n;
 
+	rec.time = ev->time;
+	rec.actor = e->actor;
+	rec.credential = ev->item->entity->id;
+	rec.rotation = ev->rotation_id;
+	rec.step = ev->step;
+	rec.outcome = ev->outcome;
+	rec.key_old = ev->old_key_id;
+	rec.key_new = ev->new_key_id;
+	if (ev->detail) {
+		/* Cut at a character boundary, control characters out. */
+		snprintf(detail, sizeof(detail), "%s", ev->detail);
+		n = strlen(detail);
+		while (n && ((unsigned char)detail[n - 1] & 0xc0) == 0x80)
+			n--;
+		if (n && (unsigned char)detail[n - 1] >= 0xc0)
+			n--;
+		if (strlen(ev->detail) >= sizeof(detail))
+			detail[n] = '\0';
+		for (n = 0; detail[n]; n++)
+			if ((unsigned char)detail[n] < 0x20)
+				detail[n] = ' ';
+		rec.detail = detail;
+	}
+	if (e->audit && cspf_audit_append(NULL, e->audit, &rec) < 0) {
+		pthread_mutex_lock(&e->lock);
+		e->audit_failures++;
+		cmd_print_error("rotate: audit log: ");
+		pthread_mutex_unlock(&e->lock);
+	}
 	pthread_mutex_lock(&e->lock);
 	if (e->verbose)
 		fprintf(stderr, "cspf rotate: %s: %s %s%s%s\n",
 			ev->item->entity->id, ev->step, ev->outcome,
 			ev->detail ? ": " : "", ev->detail ? ev->detail : "");
 	pthread_mutex_unlock(&e->lock);
+}
+
+/* The audit log files (audit/YYYY-MM.jsonl), to commit with the rest. */
+static int audit_files(char ***files, size_t *nfiles, const char *dir)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/audit", dir);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char **grown;
+
+		if (len < 7 || strcmp(de->d_name + len - 6, ".jsonl") != 0)
+			continue;
+		if (!(grown = realloc(*files, (*nfiles + 2) * sizeof(*grown))))
+			break;
+		*files = grown;
+		snprintf(path, sizeof(path), "audit/%s", de->d_name);
+		if (!((*files)[*nfiles] = strdup(path)))
+			break;
+		(*nfiles)++;
+	}
+	closedir(d);
+	return 0;
 }
 
 static const char *fmt_time(char buf[CSPF_TIME_BUFSIZE], int64_t t)
@@ -328,6 +392,28 @@ static int parse_author(char **name, char **email, const char *arg)
 	return *name && *email && **name && **email ? 0 : -1;
 }
 
+/* audit/.lock is the log's lock, not part of it: git ignores it. */
+static void ignore_lock(char ***files, size_t *nfiles, const char *dir)
+{
+	char path[4096];
+	char **grown;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/audit/.gitignore", dir);
+	if (access(path, F_OK) == 0)
+		return;
+	if (!(f = fopen(path, "w")))
+		return;
+	fputs("# the audit log's lock file (cspf rotate)\n.lock\n", f);
+	if (fclose(f) != 0)
+		return;
+	if (!(grown = realloc(*files, (*nfiles + 2) * sizeof(*grown))))
+		return;
+	*files = grown;
+	if (((*files)[*nfiles] = strdup("audit/.gitignore")))
+		(*nfiles)++;
+}
+
 int cmd_rotate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -361,6 +447,7 @@ int cmd_rotate(int argc, char **argv)
 	struct events ev = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	cspf_registry *reg = NULL;
 	cspf_rotate_plan *plan = NULL;
+	cspf_audit_signer *signer = NULL;
 	char **files = NULL;
 	size_t nfiles = 0, i;
 	unsigned n;
@@ -490,6 +577,34 @@ int cmd_rotate(int argc, char **argv)
 		goto done;
 	}
 
+	/* Every step is signed into audit/ (DESIGN.md, invariant 6). */
+	{
+		const cJSON *config = cspf_registry_config(reg);
+
+		r = cspf_audit_signer_from_config(&signer,
+			cJSON_GetObjectItemCaseSensitive(config, "audit"),
+			cJSON_GetObjectItemCaseSensitive(config, "vaults"), dir);
+		if (r == CSPF_ENOTFOUND) {
+			fprintf(stderr, "cspf rotate: cspf.json names no audit.signing_key: every rotation is recorded in a signed audit log; make a key with `cspf audit keygen --out FILE` and set \"audit\": {\"signing_key\": {\"file\": FILE}}\n");
+			goto done;
+		}
+		if (r < 0 || cspf_audit_open(&ev.audit, dir, signer) < 0) {
+			cmd_print_error("rotate: audit log: ");
+			goto done;
+		}
+		if (!(ev.actor = getenv("CSPF_ACTOR"))) {
+			static char who[300];
+			char host[128] = "localhost";
+			const char *user = getenv("USER");
+
+			gethostname(host, sizeof(host));
+			host[sizeof(host) - 1] = '\0';
+			snprintf(who, sizeof(who), "%s@%s",
+				user && *user ? user : "cspf", host);
+			ev.actor = who;
+		}
+	}
+
 	/* Secrets are in memory from here: no core file may hold them. */
 	signal(SIGPIPE, SIG_IGN);
 	{
@@ -519,6 +634,37 @@ int cmd_rotate(int argc, char **argv)
 	if (record_in_registry(plan, dir, &files, &nfiles) < 0) {
 		rc = EXIT_TROUBLE;
 		goto report;
+	}
+	if (ev.audit_failures) {
+		fprintf(stderr, "cspf rotate: %zu steps could not be written to the audit log (above)\n",
+			ev.audit_failures);
+		rc = EXIT_TROUBLE;
+	}
+	if (nfiles) {
+		/* The record step: the registry has it, in these files. */
+		for (i = 0; i < plan->count; i++) {
+			const cspf_rotate_item *it = &plan->items[i];
+			cspf_rotate_event e;
+			char detail[600];
+
+			if (it->status != CSPF_ROTATE_ROTATED &&
+			    it->status != CSPF_ROTATE_RESUMED)
+				continue;
+			memset(&e, 0, sizeof(e));
+			e.item = it;
+			e.rotation_id = it->rotation_id;
+			e.step = "record";
+			e.outcome = "ok";
+			e.old_key_id = it->old_key_id;
+			e.new_key_id = it->new_key_id;
+			snprintf(detail, sizeof(detail), "%s%s records it",
+				it->entity->path, commit ? " (committed)" : "");
+			e.detail = detail;
+			e.time = it->finished;
+			on_event(&e, &ev);
+		}
+		audit_files(&files, &nfiles, dir);
+		ignore_lock(&files, &nfiles, dir);
 	}
 	if (commit && nfiles) {
 		{
@@ -592,6 +738,8 @@ done:
 	free(files);
 	cspf_rotate_plan_free(plan);
 	cspf_registry_free(reg);
+	cspf_audit_free(ev.audit);
+	cspf_audit_signer_free(signer);
 	free(author_name);
 	free(author_email);
 	return rc;
