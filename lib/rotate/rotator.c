@@ -14,6 +14,8 @@ static const struct {
 	const cspf_rotator *rotator;
 } rotators[] = {
 	{ "generated", &cspf_rotator_generated },
+	{ "aws-iam-access-key", &cspf_rotator_aws_iam },
+	{ "aws-iam-user", &cspf_rotator_aws_iam },
 	{ NULL, NULL },
 };
 
