@@ -14,6 +14,10 @@ static const struct {
 	const cspf_rotator *rotator;
 } rotators[] = {
 	{ "generated", &cspf_rotator_generated },
+	{ "postgresql", &cspf_rotator_postgresql },
+	{ "postgres-password", &cspf_rotator_postgresql },
+	{ "exec", &cspf_rotator_exec },
+	{ "azure-app-secret", &cspf_rotator_azure_app },
 	{ "aws-iam-access-key", &cspf_rotator_aws_iam },
 	{ "aws-iam-user", &cspf_rotator_aws_iam },
 	{ NULL, NULL },

@@ -105,6 +105,9 @@ int cspf_rotator_json_field(cspf_secret **out, const cspf_secret *value,
 	const char *field);
 
 extern const cspf_rotator cspf_rotator_generated;
+extern const cspf_rotator cspf_rotator_postgresql;
+extern const cspf_rotator cspf_rotator_exec;
+extern const cspf_rotator cspf_rotator_azure_app;
 extern const cspf_rotator cspf_rotator_aws_iam;
 
 #endif

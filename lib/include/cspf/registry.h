@@ -121,6 +121,42 @@ const cJSON *cspf_registry_config(const cspf_registry *reg);
 size_t cspf_registry_skipped(const cspf_registry *reg);
 void cspf_registry_free(cspf_registry *reg);
 
+/*
+ * Writing to the registry.
+ */
+
+/*
+ * `text` (a JSON file called `name`, for errors) with the string at JSON
+ * pointer `pointer` replaced by `value`, every other byte unchanged.
+ * CSPF_ENOTFOUND when there is no string there.  *out is malloc'd.
+ */
+int cspf_registry_edit_string(char **out, size_t *out_len, const char *text,
+	size_t len, const char *name, const char *pointer, const char *value);
+
+/* Replace the file at `path` atomically (temporary file, fsync, rename). */
+int cspf_registry_write_file(const char *path, const char *data, size_t len);
+
+/*
+ * Commit `files` (paths relative to `registry_dir`, as they are on disk
+ * now) on top of HEAD of the repository holding `registry_dir`: only
+ * these paths change, whatever else is staged.  Author and committer are
+ * `author_name` <`author_email`> when given, else git's user.name and
+ * user.email, else "cspf".  The new commit's id goes to commit_id (41
+ * bytes).
+ */
+int cspf_registry_commit(char *commit_id, const char *registry_dir,
+	const char *const *files, size_t n, const char *message,
+	const char *author_name, const char *author_email);
+
+/*
+ * Push the current branch of the repository holding `registry_dir` to
+ * `remote` (same branch name there).  When the remote has moved on, fetch
+ * it, replay the commits it lacks on its new tip (in memory: the work
+ * tree is updated only when the replay is clean) and push again, a few
+ * times; never force.  A replay that conflicts is an error saying so.
+ */
+int cspf_registry_push(const char *registry_dir, const char *remote);
+
 #ifdef __cplusplus
 }
 #endif

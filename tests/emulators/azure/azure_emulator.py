@@ -221,6 +221,11 @@ class State:
             app["passwordCredentials"] = [_password(p, t) for p in a.get("passwordCredentials", [])]
             self.apps.append(app)
         self.sps = doc.get("service_principals")
+        # Entra's replication delay: a password added by addPassword signs
+        # in only this many seconds later (keyId -> the time it may).
+        self.base_propagation = float(doc.get("propagation_s", 0))
+        self.propagation = self.base_propagation
+        self.pw_ready = {}
         self.tokens = {}
         self.generation = 0
         self.rg_cache = {}
@@ -287,6 +292,7 @@ class State:
             "tenant_domains": self.tenant_domains,
             "clients": list(self.clients.values()),
             "token_ttl_s": self.base_token_ttl,
+            "propagation_s": self.base_propagation,
             "subscriptions": {
                 sid: {"display_name": s["display_name"], "state": s["state"],
                       "tags": s["tags"], "resource_groups": s["resource_groups"],
@@ -312,7 +318,8 @@ class State:
         if not isinstance(f, dict):
             raise ValueError("faults must be an object")
         known = {"latency_ms", "throttle_every", "error_every", "error_status",
-                 "drop_at", "page_size", "fail_route", "retry_after_s", "token_ttl_s"}
+                 "drop_at", "page_size", "fail_route", "retry_after_s", "token_ttl_s",
+                 "fail_at", "die_at", "propagation_s"}
         bad = set(f) - known
         if bad:
             raise ValueError("unknown fault switches: %s" % ", ".join(sorted(bad)))
@@ -324,20 +331,29 @@ class State:
             fr[route] = {"count": int(v.get("count", 1)), "status": int(v.get("status", 503))}
         f["fail_route"] = fr
         f["drop_at"] = [int(x) for x in f.get("drop_at") or []]
+        f["fail_at"] = [int(x) for x in f.get("fail_at") or []]
+        if f.get("die_at") is not None:
+            f["die_at"] = int(f["die_at"])
+        self.propagation = float(f.get("propagation_s", self.base_propagation))
         self.token_ttl = int(f.get("token_ttl_s", self.base_token_ttl))
         self.faults = f
         self.faults_base = self.total
 
     # The fault to apply to the next call on route, under the lock: one of
-    # None, ("drop",), ("fail", status), ("throttle",), ("error", status).
+    # None, ("die",), ("drop",), ("fail", status), ("throttle",),
+    # ("error", status).
     def next_call(self, route):
         self.total += 1
         self.stats["total"] = self.total
         self.stats["routes"][route] = self.stats["routes"].get(route, 0) + 1
         f = self.faults
         n = self.total - self.faults_base
+        if f.get("die_at") is not None and n == f["die_at"]:
+            return ("die",)
         if n in f.get("drop_at", ()):
             return ("drop",)
+        if n in f.get("fail_at", ()):
+            return ("fail", int(f.get("error_status") or 503))
         fr = f.get("fail_route") or {}
         key = route if route in fr else route.split(".")[0] if route.split(".")[0] in fr else None
         if key is not None and fr[key]["count"] > 0:
@@ -499,6 +515,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with st.lock:
             inj = st.stats["injected"]
             inj[action[0]] = inj.get(action[0], 0) + 1
+        if action[0] == "die":
+            # The whole emulator dies mid-call, as a host that crashes:
+            # the request was read, no answer goes out.
+            self.server.log_request_line(self.command, self.path, 0, self.route)
+            if self.server.log_file:
+                self.server.log_file.flush()
+            sys.stderr.write("azure-emulator: dying at call %d (die_at)\n" % st.faults["die_at"])
+            sys.stderr.flush()
+            os._exit(70)
         if action[0] == "drop":
             with st.lock:
                 st.stats["dropped"] += 1
@@ -720,6 +745,8 @@ def check_client(st, client_id, secret, base):
     expired = False
     for p in app["passwordCredentials"]:
         if p.get("secretText") and hmac.compare_digest(p["secretText"].encode(), secret.encode()):
+            if t < st.pw_ready.get(p["keyId"], 0):
+                break  # not replicated yet: Entra does not know it
             start = parse_iso(p.get("startDateTime")) or 0
             end = parse_iso(p.get("endDateTime")) or float("inf")
             if start <= t < end:
@@ -1486,6 +1513,8 @@ def g_add_password(h, version, key):
                 "secretText": secret,
                 "startDateTime": iso(start, fraction=True)}
         app["passwordCredentials"].append(cred)
+        if st.propagation > 0:
+            st.pw_ready[cred["keyId"]] = now() + st.propagation
         st.generation += 1
         out = {"@odata.context": "%s/%s/$metadata#microsoft.graph.passwordCredential" % (h.base_url(), version)}
         out.update(cred)
