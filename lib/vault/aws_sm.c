@@ -693,10 +693,13 @@ static int sm_stage(cspf_vault *v, const char *path, const char *rotation_id,
 	} else if (rc < 0) {
 		goto done;
 	}
-	/* Already staged by this rotation: nothing changes. */
+	/* Already staged by this rotation: nothing changes (its facts are
+	 * only written should they be missing). */
 	if (has_stage(&d, token, "AWSPENDING") ||
 		has_stage(&d, token, "AWSCURRENT")) {
-		rc = tag_version(sm, name, &d, token, rotation_id, key_id);
+		if (!facts_tag(&d, token))
+			rc = tag_version(sm, name, &d, token, rotation_id,
+				key_id);
 		goto done;
 	}
 	fresh = holder(&d, "AWSCURRENT") == NULL;

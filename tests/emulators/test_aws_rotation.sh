@@ -10,7 +10,10 @@
 #     build has it) against the emulator;
 #  3. the aws-iam-access-key rotator (tests/unit/rotate/test_rot_aws_iam.c)
 #     against the emulator, with a 2 s propagation delay;
-#  4. canaries: no secret access key the emulator handed out, and no value
+#  4. cspf rotate, end to end, on registry-example's svc-payments-api: its
+#     vault aws-payments (aws-secrets-manager) and its rotator
+#     aws-iam-user, both against the emulator;
+#  5. canaries: no secret access key the emulator handed out, and no value
 #     the vault tests wrote, appears in the tests' output or the
 #     emulator's request log.
 #
@@ -44,10 +47,17 @@ CSPF_KEY=AKIAROTATIONCSPF0001
 CSPF_SECRET=rotCspfSecret/0001/abcdefghijklmnopqrstuv
 APP_KEY=AKIASVCAPPKEY0000001
 APP_SECRET=svcAppSecret/0001/abcdefghijklmnopqrstuvw
+PAY=314159265358
+PAY_CSPF_KEY=AKIAROTATIONCSPF0002
+PAY_CSPF_SECRET=rotCspfSecret/0002/abcdefghijklmnopqrstuv
+PAY_KEY=AKIAEXAMPLEPAYMENTS2
+PAY_SECRET=paymentsSecret/0002/abcdefghijklmnopqrstu
 cat >"$T/state.json" <<EOF
 {
  "principals": [{"access_key_id": "$CSPF_KEY", "secret_access_key": "$CSPF_SECRET",
-                 "account": "$ACCT", "arn": "arn:aws:iam::$ACCT:user/cspf"}],
+                 "account": "$ACCT", "arn": "arn:aws:iam::$ACCT:user/cspf"},
+                {"access_key_id": "$PAY_CSPF_KEY", "secret_access_key": "$PAY_CSPF_SECRET",
+                 "account": "$PAY", "arn": "arn:aws:iam::$PAY:user/cspf"}],
  "accounts": {
   "$ACCT": {
    "users": [
@@ -55,6 +65,11 @@ cat >"$T/state.json" <<EOF
                                           "status": "Active", "created": "2026-01-01T00:00:00Z"}]},
     {"name": "cli-user", "path": "/automation/"}
    ]
+  },
+  "$PAY": {
+   "users": [{"name": "svc-payments-api",
+              "access_keys": [{"id": "$PAY_KEY", "secret": "$PAY_SECRET", "status": "Active",
+                               "created": "2026-08-01T00:00:00Z"}]}]
   },
   "$OTHER": {
    "users": [{"name": "svc-other"}],
@@ -293,6 +308,56 @@ if [ "$RC" -eq 0 ] && grep -q "PASSED.*4 test" "$T/rotator.out"; then ok; else b
 if grep -q "^test waited [1-9]" "$T/rotator.out"; then ok; else bad "the rotator's test did not wait out the propagation delay"; fi
 faults '{}'
 
+# ============================================== cspf rotate, end to end
+# registry-example, its AWS endpoints pointed at the emulator; cspf acts
+# with its own key in the payments account.
+cp -r "$CSPF_SOURCE_DIR/registry-example" "$T/registry"
+"$PY" - "$T/registry/cspf.json" "$URL" <<'EOF'
+import json, sys
+path, url = sys.argv[1:]
+c = json.load(open(path))
+c["providers"]["aws"]["endpoint_url"] = url
+c["vaults"]["aws-payments"]["endpoint_url"] = url
+json.dump(c, open(path, "w"), indent=2)
+EOF
+CRED='credentials/aws/payments-prod#svc-payments-api'
+VPATH=payments-api/aws-access-key
+export AWS_ACCESS_KEY_ID=$PAY_CSPF_KEY AWS_SECRET_ACCESS_KEY=$PAY_CSPF_SECRET
+faults '{"propagation_delay_ms": 2000}'
+printf '{"access_key_id":"%s","secret_access_key":"%s"}' "$PAY_KEY" "$PAY_SECRET" |
+	"$CSPF" vault put --registry "$T/registry" --vault aws-payments --key-id "$PAY_KEY" "$VPATH" >"$OUT" 2>"$ERR"
+RC=$?
+expect_rc 0 "cspf vault put into the aws-secrets-manager vault"
+(cd "$T/registry" && CSPF_AWS_PROPAGATION_TIMEOUT=20 "$CSPF" rotate --credential "$CRED" \
+	--now 2026-11-23T12:00:00Z -v) >"$T/rotate.out" 2>"$T/rotate.err"
+RC=$?
+cp "$T/rotate.out" "$OUT"; cp "$T/rotate.err" "$ERR"
+expect_rc 0 "cspf rotate of $CRED"
+if grep -q "svc-payments-api  *rotated" "$T/rotate.out"; then ok; else bad "cspf rotate: $CRED not rotated"; fi
+"$CSPF" vault status --registry "$T/registry" --vault aws-payments "$VPATH" >"$OUT" 2>"$ERR"
+RC=$?
+NEW=$(sed -n 's/^current .* key \(AKIA[A-Z0-9]*\).*/\1/p' "$OUT")
+if [ -n "$NEW" ] && [ "$NEW" != "$PAY_KEY" ] && grep -q "^previous .* key $PAY_KEY" "$OUT" &&
+	! grep -q "^pending" "$OUT" && grep -q '"step":"recorded"' "$OUT"; then ok; else bad "vault status after cspf rotate"; fi
+aws iam list-access-keys --user-name svc-payments-api
+expect_q 'sorted((k["AccessKeyId"], k["Status"]) for k in d["AccessKeyMetadata"]) == sorted([("'"$PAY_KEY"'", "Inactive"), ("'"$NEW"'", "Active")])' True "IAM after cspf rotate: the old key inactive (grace), the new one active"
+# The new key, read from the vault on a pipe, signs as the user.
+"$CSPF" vault exec --registry "$T/registry" --vault aws-payments "$VPATH" -- \
+	"$PY" -c 'import json, sys, urllib.request
+sys.path.insert(0, sys.argv[2])
+from loadcheck import sign, form
+v = json.load(sys.stdin)
+with open(sys.argv[3], "a") as f:
+    f.write(v["secret_access_key"] + "\n")
+body = form(Action="GetCallerIdentity", Version="2011-06-15")
+h = sign("POST", sys.argv[1][len("http://"):], body, v["access_key_id"], v["secret_access_key"], "eu-west-1", "sts")
+r = urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/", data=body, headers=h)).read().decode()
+print(r.split("<Arn>")[1].split("</Arn>")[0])' "$URL" "$EMU_DIR" "$T/secrets" >"$OUT" 2>"$ERR"
+RC=$?
+expect_out "arn:aws:iam::$PAY:user/svc-payments-api" "the rotated key from the vault signs as svc-payments-api"
+export AWS_ACCESS_KEY_ID=$CSPF_KEY AWS_SECRET_ACCESS_KEY=$CSPF_SECRET
+faults '{}'
+
 # die_at: the emulator dies mid-call; the client sees a transport error.
 faults '{"die_at": [1]}'
 aws $SM get-secret-value --secret-id app/db --cli-read-timeout 5
@@ -307,8 +372,9 @@ EMU_PID=
 # the rotator test's, which it writes to CSPF_TEST_CANARY_FILE); the
 # values the vault tests stored all hold "canary-value".
 n=$(grep -c . "$T/secrets")
-if [ "$n" -ge 5 ]; then ok; else bad "only $n created secret access keys to look for"; fi
-for f in "$T/requests.log" "$T/emu.log" "$T/vault.out" "$T/rotator.out" "$T/conformance.out"; do
+if [ "$n" -ge 6 ]; then ok; else bad "only $n created secret access keys to look for"; fi
+for f in "$T/requests.log" "$T/emu.log" "$T/vault.out" "$T/rotator.out" "$T/conformance.out" \
+	"$T/rotate.out" "$T/rotate.err"; do
 	[ -f "$f" ] || continue
 	if grep -qE 'canary-value|first-value-canary|second-value-canary' "$f"; then
 		bad "a stored value appears in $(basename "$f")"
@@ -321,6 +387,10 @@ for f in "$T/requests.log" "$T/emu.log" "$T/vault.out" "$T/rotator.out" "$T/conf
 	done <"$T/secrets"
 done
 if grep -q "secretsmanager GetSecretValue" "$T/requests.log" && grep -q "iam CreateAccessKey" "$T/requests.log"; then ok; else bad "the request log lacks calls"; fi
-if grep -qF "$CSPF_SECRET" "$T/requests.log" "$T/emu.log"; then bad "cspf's own secret appears in the emulator's logs"; else ok; fi
+if grep -qF -e "$CSPF_SECRET" -e "$PAY_CSPF_SECRET" -e "$PAY_SECRET" "$T/requests.log" "$T/emu.log" "$T/rotate.out" "$T/rotate.err"; then
+	bad "a secret of the state appears in the emulator's logs or cspf's output"
+else
+	ok
+fi
 
 finish
