@@ -18,6 +18,8 @@ static const struct {
 	{ "postgres-password", &cspf_rotator_postgresql },
 	{ "exec", &cspf_rotator_exec },
 	{ "azure-app-secret", &cspf_rotator_azure_app },
+	{ "aws-iam-access-key", &cspf_rotator_aws_iam },
+	{ "aws-iam-user", &cspf_rotator_aws_iam },
 	{ NULL, NULL },
 };
 

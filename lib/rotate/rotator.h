@@ -108,5 +108,6 @@ extern const cspf_rotator cspf_rotator_generated;
 extern const cspf_rotator cspf_rotator_postgresql;
 extern const cspf_rotator cspf_rotator_exec;
 extern const cspf_rotator cspf_rotator_azure_app;
+extern const cspf_rotator cspf_rotator_aws_iam;
 
 #endif

@@ -15,6 +15,7 @@ static const struct cspf_vault_backend *const backends[] = {
 	&cspf_vault_file_backend,
 	&cspf_vault_hashicorp_backend,
 	&cspf_vault_azure_kv_backend,
+	&cspf_vault_aws_sm_backend,
 	NULL,
 };
 

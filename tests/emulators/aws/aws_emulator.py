@@ -3,7 +3,7 @@
 
 One HTTP/1.1 server on 127.0.0.1 that speaks, on one port, the documented
 wire protocols of IAM and STS (query protocol, XML), S3 (REST XML,
-path-style) and CloudTrail (JSON 1.1), checks every signed request's SigV4
+path-style), CloudTrail and Secrets Manager (JSON 1.1), checks every signed request's SigV4
 signature against the secrets in a state file, and injects faults
 (latency, throttling, server errors, dropped connections, small pages).
 
@@ -38,6 +38,8 @@ IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 CT_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+SM_PREFIX = "secretsmanager."
+JSON_SERVICES = ("cloudtrail", "secretsmanager")
 IAM_VERSION = "2010-05-08"
 STS_VERSION = "2011-06-15"
 MAX_SKEW = 15 * 60
@@ -49,7 +51,7 @@ B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 FAULT_KEYS = {
     "latency_ms", "throttle_every", "error_every", "drop_at",
     "drop_partial_at", "page_size", "fail_action", "propagation_delay_ms",
-    "report_delay_ms",
+    "report_delay_ms", "fail_at", "die_at",
 }
 
 
@@ -418,7 +420,7 @@ class Faults:
             if v is not None and (not isinstance(v, (int, float))
                                   or isinstance(v, bool) or v < 0):
                 raise ValueError("%s must be a number >= 0" % k)
-        for k in ("drop_at", "drop_partial_at"):
+        for k in ("drop_at", "drop_partial_at", "fail_at", "die_at"):
             v = cfg.get(k, [])
             if not isinstance(v, list) or not all(
                     isinstance(i, int) for i in v):
@@ -444,6 +446,8 @@ class Faults:
             self.fail_seen = {}
             self.drop_at = set(cfg.get("drop_at", []))
             self.drop_partial_at = set(cfg.get("drop_partial_at", []))
+            self.fail_at = set(cfg.get("fail_at", []))
+            self.die_at = set(cfg.get("die_at", []))
 
     def get(self, key, default=None):
         return self.cfg.get(key, default)
@@ -455,6 +459,11 @@ class Faults:
         with self.lock:
             self.counter += 1
             n = self.counter
+            if n in self.die_at:
+                return n, ("die",)
+            if n in self.fail_at:
+                self.injected_errors += 1
+                return n, ("error", None, 500, None)
             if n in self.drop_at:
                 return n, ("drop",)
             if n in self.drop_partial_at:
@@ -603,19 +612,38 @@ def parse_authorization(value):
 class Emulator:
     """Everything one worker process holds."""
 
-    def __init__(self, state, master_key, verbose=False):
+    def __init__(self, state, master_key, verbose=False, log_path=None):
         self.world = World(state, master_key)
         self.faults = Faults(state.get("faults") or {})
         self.stats = Stats()
         self.verbose = verbose
+        self.log_lock = threading.Lock()
+        self.log = open(log_path, "a", buffering=1) if log_path else None
+
+    def log_request(self, r, status):
+        """One line per call: time, service, action, signing key id,
+        status (0: no answer).  Never a body, a header value or a
+        secret."""
+        if self.log is None:
+            return
+        akid = "-"
+        m = re.search(r"Credential=([A-Z0-9]{16,128})/",
+                      r.headers.get("Authorization") or "")
+        if m:
+            akid = m.group(1)
+        with self.log_lock:
+            self.log.write("%s %s %s %s %d\n" % (
+                iso_z(time.time()), r.service, r.action, akid, status))
 
 
 def service_error_body(service, err, request_id):
     """(content type, body bytes) of an error in the service's format."""
-    if service == "cloudtrail":
+    if service in JSON_SERVICES:
         body = {"__type": err.code}
         if err.message is not None:
-            body["message"] = err.message
+            # Secrets Manager spells it "Message", CloudTrail "message".
+            body["Message" if service == "secretsmanager" else "message"] = \
+                err.message
         body.update(err.extra)
         return "application/x-amz-json-1.1", json.dumps(body).encode()
     if service == "s3":
@@ -640,7 +668,7 @@ def s3_host_id(rid):
 def throttle_error(service):
     if service == "s3":
         return ApiError("SlowDown", "Please reduce your request rate.", 503)
-    if service == "cloudtrail":
+    if service in JSON_SERVICES:
         return ApiError("ThrottlingException", "Rate exceeded", 400)
     return ApiError("Throttling", "Rate exceeded", 400)
 
@@ -659,6 +687,9 @@ def injected_error(service, code, status, message):
     if status == 503:
         return ApiError("ServiceUnavailable", "Service is unavailable.", 503,
                         False)
+    if service == "secretsmanager":
+        return ApiError("InternalServiceError", "An error occurred on the "
+                        "server side.", 500, False)
     return ApiError("InternalFailure", "An internal error has occurred.", 500,
                     False)
 
@@ -785,8 +816,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.route(r)
         n, fault = emu.faults.decide(r.service, r.action)
         emu.stats.request(r.service, r.action)
+        if fault and fault[0] == "die":
+            emu.log_request(r, 0)
+            sys.stderr.write("aws-emulator: die_at call %d: exiting\n" % n)
+            sys.stderr.flush()
+            os._exit(3)
         if fault and fault[0] == "drop":
             emu.stats.bump("dropped")
+            emu.log_request(r, 0)
             raise Drop()
         lat = emu.faults.get("latency_ms")
         if lat:
@@ -801,7 +838,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise injected_error(r.service, *fault[1:])
             if r.service == "unknown":
                 raise ApiError("InvalidAction", "This emulator speaks iam, "
-                               "sts, s3 and cloudtrail only.", 400)
+                               "sts, s3, cloudtrail and secretsmanager "
+                               "only.", 400)
             self.authenticate(r)
             ctype, body, extra = DISPATCH[r.service](self, r)
             status = 200
@@ -812,6 +850,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = e.status
             extra = ()
         hdrs = list(extra) + self.id_headers(r)
+        emu.log_request(r, status)
         if fault and fault[0] == "partial":
             emu.stats.bump("dropped")
             return self.write_partial(status, ctype, body, hdrs)
@@ -850,6 +889,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if service is None:
             if target:
                 service = "cloudtrail" if target.startswith(CT_PREFIX) \
+                    else "secretsmanager" if target.startswith(SM_PREFIX) \
                     else "unknown"
             elif r.method == "POST" and "x-www-form-urlencoded" in ctype:
                 q = dict(parse_qsl(r.body.decode("utf-8", "replace"),
@@ -859,7 +899,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     else "iam"
             else:
                 service = "s3"
-        if service not in ("iam", "sts", "s3", "cloudtrail"):
+        if service not in ("iam", "sts", "s3", "cloudtrail",
+                           "secretsmanager"):
             r.service, r.action = "unknown", "Unknown"
             return
         r.service = service
@@ -873,6 +914,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif service == "cloudtrail":
             r.action = target[len(CT_PREFIX):] if target and \
                 target.startswith(CT_PREFIX) else "UnknownOperation"
+        elif service == "secretsmanager":
+            r.action = target[len(SM_PREFIX):] if target and \
+                target.startswith(SM_PREFIX) else "UnknownOperation"
         else:
             r.action = s3_action(r)
 
@@ -1073,7 +1117,7 @@ def auth_error(svc, kind, detail, **kw):
             return ApiError("AccessDenied", "Access Denied", 403)
         return ApiError("AuthorizationHeaderMalformed", "The authorization "
                         "header is malformed; %s" % detail, 400)
-    json_svc = svc == "cloudtrail"
+    json_svc = svc in JSON_SERVICES
     if kind == "unknown_key" or kind == "bad_token":
         return ApiError("UnrecognizedClientException" if json_svc
                         else "InvalidClientTokenId",
@@ -1998,8 +2042,506 @@ def serve_cloudtrail(handler, r):
         out, separators=(",", ":")).encode(), ()
 
 
+# ---------------------------------------------------------------- Secrets Manager
+#
+# The JSON 1.1 protocol (X-Amz-Target: secretsmanager.<Op>), with AWS's
+# version semantics: a ClientRequestToken is the id of the version it
+# creates (the same token with the same value again is a no-op, with
+# another value ResourceExistsException); staging labels are each on one
+# version at most; moving AWSCURRENT moves AWSPREVIOUS to the version it
+# left; the first version of a secret is AWSCURRENT whatever VersionStages
+# say; moving a label that is on another version needs RemoveFromVersionId
+# naming that version (InvalidParameterException otherwise).  Secrets live
+# per account and region, in the state under "secretsmanager".
+
+SM_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+SM_ARN = re.compile(r"^arn:aws:secretsmanager:([a-z0-9-]+):(\d{12}):secret:"
+                    r"(.+)-[A-Za-z0-9]{6}$")
+SM_TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$", re.UNICODE)
+SM_TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$", re.UNICODE)
+SM_MAX_VERSIONS = 100
+
+
+def sm_error(code, message):
+    return ApiError(code, message, 400)
+
+
+def sm_not_found():
+    return sm_error("ResourceNotFoundException",
+                    "Secrets Manager can't find the specified secret.")
+
+
+def sm_secrets(emu, r):
+    """The secrets of the caller's account in the signing region."""
+    store = emu.world.state.setdefault("secretsmanager", {})
+    return store.setdefault("%s/%s" % (r.account.id, r.region), {})
+
+
+def sm_validation(field, message):
+    return ApiError("ValidationException", "1 validation error detected: "
+                    "Value at '%s' failed to satisfy constraint: %s"
+                    % (field, message), 400)
+
+
+def sm_find(emu, r, body, allow_deleted=False):
+    sid = body.get("SecretId")
+    if not isinstance(sid, str) or not sid:
+        raise sm_validation("secretId", "Member must not be null")
+    secrets_ = sm_secrets(emu, r)
+    sec = secrets_.get(sid)
+    if sec is None:
+        m = SM_ARN.match(sid)
+        if m:
+            sec = secrets_.get(m.group(3))
+            if sec is not None and sec["arn"] != sid:
+                sec = None
+        elif sid.startswith("arn:"):
+            sec = next((s for s in secrets_.values()
+                        if s["arn"].startswith(sid + "-")), None)
+    if sec is None:
+        raise sm_not_found()
+    if sec.get("deleted") and not allow_deleted:
+        raise sm_error("InvalidRequestException", "You can't perform this "
+                       "operation on the secret because it was marked for "
+                       "deletion.")
+    return sec
+
+
+def sm_token(body, required=False):
+    tok = body.get("ClientRequestToken")
+    if tok is None:
+        if required:
+            raise sm_validation("clientRequestToken",
+                                "Member must not be null")
+        return None
+    if not isinstance(tok, str) or not 32 <= len(tok) <= 64:
+        raise sm_validation("clientRequestToken", "Member must have length "
+                            "greater than or equal to 32 and less than or "
+                            "equal to 64")
+    return tok
+
+
+def sm_value(body):
+    """('string', text) or ('binary', base64 text) or None."""
+    if body.get("SecretString") is not None and \
+            body.get("SecretBinary") is not None:
+        raise sm_error("InvalidParameterException", "You can't specify "
+                       "both a binary secret value and a string secret value "
+                       "in the same secret.")
+    if body.get("SecretString") is not None:
+        v = body["SecretString"]
+        if not isinstance(v, str) or len(v.encode()) > 65536:
+            raise sm_validation("secretString", "Member must have length "
+                                "less than or equal to 65536")
+        return ("string", v)
+    if body.get("SecretBinary") is not None:
+        return ("binary", body["SecretBinary"])
+    return None
+
+
+def sm_stages(sec, vid):
+    return sec["versions"][vid]["stages"]
+
+
+def sm_holder(sec, label):
+    for vid in sec["order"]:
+        if label in sec["versions"][vid]["stages"]:
+            return vid
+    return None
+
+
+def sm_move(sec, label, to_vid):
+    """Put `label` on version `to_vid`, off any other; AWSCURRENT drags
+    AWSPREVIOUS to the version it left."""
+    old = sm_holder(sec, label)
+    if old == to_vid:
+        return
+    if old is not None:
+        sm_stages(sec, old).remove(label)
+    if to_vid is not None:
+        sm_stages(sec, to_vid).append(label)
+    if label == "AWSCURRENT" and old is not None and to_vid is not None:
+        prev = sm_holder(sec, "AWSPREVIOUS")
+        if prev is not None:
+            sm_stages(sec, prev).remove("AWSPREVIOUS")
+        sm_stages(sec, old).append("AWSPREVIOUS")
+
+
+def sm_add_version(sec, vid, value, stages):
+    first = not any(v["stages"] for v in sec["versions"].values())
+    sec["versions"][vid] = {"kind": value[0], "value": value[1],
+                            "created": Clock.now(), "stages": []}
+    sec["order"].append(vid)
+    if stages is None:
+        stages = ["AWSCURRENT"]
+    if first and "AWSCURRENT" not in stages:
+        stages = list(stages) + ["AWSCURRENT"]
+    for label in stages:
+        sm_move(sec, label, vid)
+    sec["changed"] = Clock.now()
+    # Past the quota, the oldest deprecated (unlabelled) versions go.
+    while len(sec["order"]) > SM_MAX_VERSIONS:
+        old = next((v for v in sec["order"]
+                    if not sec["versions"][v]["stages"]), None)
+        if old is None:
+            break
+        sec["order"].remove(old)
+        del sec["versions"][old]
+
+
+def sm_same_value(ver, value):
+    return ver["kind"] == value[0] and hmac.compare_digest(
+        str(ver["value"]).encode(), str(value[1]).encode())
+
+
+def sm_check_stages(body):
+    st = body.get("VersionStages")
+    if st is None:
+        return None
+    if not isinstance(st, list) or not 1 <= len(st) <= 20 or not all(
+            isinstance(x, str) and 1 <= len(x) <= 256 for x in st):
+        raise sm_validation("versionStages", "Member must have length less "
+                            "than or equal to 20")
+    return st
+
+
+def sm_tags(body):
+    tags = body.get("Tags") or []
+    if not isinstance(tags, list):
+        raise sm_validation("tags", "Member must be a list")
+    for t in tags:
+        if not isinstance(t, dict) or not isinstance(t.get("Key"), str) or \
+                not SM_TAG_KEY.match(t["Key"]) or \
+                not SM_TAG_VALUE.match(str(t.get("Value", ""))):
+            raise sm_error("InvalidParameterException", "Invalid tag: keys "
+                           "are 1-128 and values 0-256 letters, digits, "
+                           "spaces and _ . : / = + - @.")
+        if t["Key"].lower().startswith("aws:"):
+            raise sm_error("InvalidParameterException", "Tag keys starting "
+                           "with aws: are reserved.")
+    return tags
+
+
+def sm_merge_tags(sec, tags):
+    cur = {t["Key"]: t["Value"] for t in sec["tags"]}
+    for t in tags:
+        cur[t["Key"]] = str(t.get("Value", ""))
+    if len(cur) > 50:
+        raise sm_error("InvalidParameterException", "Number of tags "
+                       "exceeds the limit of 50 tags per secret.")
+    sec["tags"] = [{"Key": k, "Value": v} for k, v in cur.items()]
+
+
+def sm_ident(sec):
+    return {"ARN": sec["arn"], "Name": sec["name"]}
+
+
+def sm_create_secret(emu, r, body):
+    name = body.get("Name")
+    if not isinstance(name, str) or not SM_NAME.match(name):
+        raise sm_validation("name", "Member must satisfy regular expression "
+                            "pattern: [A-Za-z0-9/_+=.@-]{1,512}")
+    tok = sm_token(body)
+    value = sm_value(body)
+    tags = sm_tags(body)
+    secrets_ = sm_secrets(emu, r)
+    sec = secrets_.get(name)
+    if sec is not None:
+        if sec.get("deleted"):
+            raise sm_error("InvalidRequestException", "You can't create this "
+                           "secret because a secret with this name is "
+                           "already scheduled for deletion.")
+        ver = sec["versions"].get(tok) if tok else None
+        if ver is not None and value is not None and \
+                sm_same_value(ver, value):
+            out = sm_ident(sec)
+            out["VersionId"] = tok
+            return out
+        raise sm_error("ResourceExistsException", "The operation failed "
+                       "because the secret %s already exists." % name)
+    sec = {"name": name, "region": r.region,
+           "arn": "arn:aws:secretsmanager:%s:%s:secret:%s-%s" % (
+               r.region, r.account.id, name, "".join(
+                   secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+                                  "opqrstuvwxyz0123456789")
+                   for _ in range(6))),
+           "created": Clock.now(), "changed": Clock.now(),
+           "description": body.get("Description"),
+           "kms_key": body.get("KmsKeyId"), "tags": [],
+           "versions": {}, "order": [], "deleted": None}
+    sm_merge_tags(sec, tags)
+    out = sm_ident(sec)
+    if value is not None:
+        vid = tok or str(uuid.uuid4())
+        sm_add_version(sec, vid, value, ["AWSCURRENT"])
+        out["VersionId"] = vid
+    secrets_[name] = sec
+    return out
+
+
+def sm_put_secret_value(emu, r, body):
+    sec = sm_find(emu, r, body)
+    tok = sm_token(body) or str(uuid.uuid4())
+    value = sm_value(body)
+    if value is None:
+        raise sm_error("InvalidRequestException", "You must provide either "
+                       "SecretString or SecretBinary.")
+    stages = sm_check_stages(body)
+    ver = sec["versions"].get(tok)
+    if ver is not None:
+        if not sm_same_value(ver, value):
+            raise sm_error("ResourceExistsException", "You can't modify an "
+                           "existing version, you can only create a new "
+                           "version.")
+    else:
+        sm_add_version(sec, tok, value, stages)
+    out = sm_ident(sec)
+    out["VersionId"] = tok
+    out["VersionStages"] = list(sm_stages(sec, tok))
+    return out
+
+
+def sm_get_secret_value(emu, r, body):
+    sec = sm_find(emu, r, body)
+    vid, stage = body.get("VersionId"), body.get("VersionStage")
+    if vid is not None:
+        if vid not in sec["versions"] or (
+                stage is not None and stage not in sm_stages(sec, vid)):
+            raise sm_error("ResourceNotFoundException", "Secrets Manager "
+                           "can't find the specified secret value for "
+                           "VersionId: %s" % vid)
+    else:
+        stage = stage or "AWSCURRENT"
+        vid = sm_holder(sec, stage)
+        if vid is None:
+            raise sm_error("ResourceNotFoundException", "Secrets Manager "
+                           "can't find the specified secret value for "
+                           "staging label: %s" % stage)
+    ver = sec["versions"][vid]
+    ver["accessed"] = Clock.now()
+    out = sm_ident(sec)
+    out["VersionId"] = vid
+    if ver["kind"] == "string":
+        out["SecretString"] = ver["value"]
+    else:
+        out["SecretBinary"] = ver["value"]
+    out["VersionStages"] = list(ver["stages"])
+    out["CreatedDate"] = round(ver["created"], 3)
+    return out
+
+
+def sm_describe_secret(emu, r, body):
+    sec = sm_find(emu, r, body, allow_deleted=True)
+    out = sm_ident(sec)
+    if sec.get("description"):
+        out["Description"] = sec["description"]
+    if sec.get("kms_key"):
+        out["KmsKeyId"] = sec["kms_key"]
+    out["RotationEnabled"] = False
+    out["LastChangedDate"] = round(sec["changed"], 3)
+    if sec.get("deleted"):
+        out["DeletedDate"] = round(sec["deleted"], 3)
+    if sec["tags"]:
+        out["Tags"] = list(sec["tags"])
+    v2s = {vid: list(sec["versions"][vid]["stages"]) for vid in sec["order"]
+           if sec["versions"][vid]["stages"]}
+    if v2s:
+        out["VersionIdsToStages"] = v2s
+    out["CreatedDate"] = round(sec["created"], 3)
+    return out
+
+
+def sm_page(emu, body, items):
+    mr = body.get("MaxResults")
+    if mr is not None and (not isinstance(mr, int) or not 1 <= mr <= 100):
+        raise sm_validation("maxResults", "Member must have value less than "
+                            "or equal to 100")
+    mr = mr or 100
+    ps = emu.faults.get("page_size")
+    if ps:
+        mr = min(mr, int(ps))
+    start = 0
+    nt = body.get("NextToken")
+    if nt:
+        try:
+            tag, _, num = base64.b64decode(nt, validate=True).decode() \
+                .partition(":")
+            if tag != "cspf-emu":
+                raise ValueError
+            start = int(num)
+        except (ValueError, UnicodeDecodeError):
+            raise sm_error("InvalidNextTokenException", "The NextToken "
+                           "value is invalid.")
+    page = items[start:start + mr]
+    more = start + mr < len(items)
+    return page, (encode_marker(start + mr) if more else None)
+
+
+def sm_list_secret_version_ids(emu, r, body):
+    sec = sm_find(emu, r, body)
+    deprecated = bool(body.get("IncludeDeprecated"))
+    vids = [v for v in sec["order"]
+            if deprecated or sec["versions"][v]["stages"]]
+    vids.reverse()  # newest first
+    page, nxt = sm_page(emu, body, vids)
+    out = {"Versions": []}
+    for vid in page:
+        ver = sec["versions"][vid]
+        item = {"VersionId": vid, "CreatedDate": round(ver["created"], 3)}
+        if ver["stages"]:
+            item["VersionStages"] = list(ver["stages"])
+        if ver.get("accessed"):
+            item["LastAccessedDate"] = float(int(ver["accessed"]) // 86400
+                                             * 86400)
+        out["Versions"].append(item)
+    if nxt:
+        out["NextToken"] = nxt
+    out.update(sm_ident(sec))
+    return out
+
+
+def sm_update_secret_version_stage(emu, r, body):
+    sec = sm_find(emu, r, body)
+    label = body.get("VersionStage")
+    if not isinstance(label, str) or not 1 <= len(label) <= 256:
+        raise sm_validation("versionStage", "Member must not be null")
+    move_to = body.get("MoveToVersionId")
+    remove_from = body.get("RemoveFromVersionId")
+    for field, vid in (("MoveToVersionId", move_to),
+                       ("RemoveFromVersionId", remove_from)):
+        if vid is not None and vid not in sec["versions"]:
+            raise sm_error("InvalidParameterException", "The %s %s doesn't "
+                           "exist." % (field, vid))
+    holder = sm_holder(sec, label)
+    if move_to is None and remove_from is None:
+        raise sm_error("InvalidParameterException", "You must specify "
+                       "MoveToVersionId or RemoveFromVersionId.")
+    if move_to is not None:
+        if holder is not None and holder != move_to:
+            if remove_from is None:
+                raise sm_error("InvalidParameterException", "The parameter "
+                               "RemoveFromVersionId can't be empty. Staging "
+                               "label %s is currently attached to version "
+                               "%s, so you must explicitly reference that "
+                               "version in RemoveFromVersionId."
+                               % (label, holder))
+            if remove_from != holder:
+                raise sm_error("InvalidParameterException", "When you move "
+                               "staging label %s, if you specify "
+                               "RemoveFromVersionId, it must be set to the "
+                               "version that currently has the staging label "
+                               "%s." % (label, label))
+        sm_move(sec, label, move_to)
+    else:
+        if holder != remove_from:
+            raise sm_error("InvalidParameterException", "The staging label "
+                           "%s is not attached to version %s."
+                           % (label, remove_from))
+        sm_stages(sec, remove_from).remove(label)
+    sec["changed"] = Clock.now()
+    return sm_ident(sec)
+
+
+def sm_tag_resource(emu, r, body):
+    sec = sm_find(emu, r, body)
+    sm_merge_tags(sec, sm_tags(body))
+    return {}
+
+
+def sm_untag_resource(emu, r, body):
+    sec = sm_find(emu, r, body)
+    keys = body.get("TagKeys")
+    if not isinstance(keys, list):
+        raise sm_validation("tagKeys", "Member must not be null")
+    sec["tags"] = [t for t in sec["tags"] if t["Key"] not in keys]
+    return {}
+
+
+def sm_delete_secret(emu, r, body):
+    sec = sm_find(emu, r, body, allow_deleted=True)
+    force = bool(body.get("ForceDeleteWithoutRecovery"))
+    window = body.get("RecoveryWindowInDays")
+    if force and window is not None:
+        raise sm_error("InvalidParameterException", "You can't use "
+                       "ForceDeleteWithoutRecovery in conjunction with "
+                       "RecoveryWindowInDays.")
+    if window is None:
+        window = 30
+    if not isinstance(window, int) or not 7 <= window <= 30:
+        raise sm_error("InvalidParameterException", "The "
+                       "RecoveryWindowInDays value must be between 7 and 30 "
+                       "days (inclusive).")
+    now = Clock.now()
+    out = sm_ident(sec)
+    if force:
+        del sm_secrets(emu, r)[sec["name"]]
+        out["DeletionDate"] = round(now, 3)
+        return out
+    if not sec.get("deleted"):
+        sec["deleted"] = now
+        sec["deletion_date"] = now + window * 86400
+    out["DeletionDate"] = round(sec["deletion_date"], 3)
+    return out
+
+
+def sm_restore_secret(emu, r, body):
+    sec = sm_find(emu, r, body, allow_deleted=True)
+    sec["deleted"] = None
+    sec.pop("deletion_date", None)
+    return sm_ident(sec)
+
+
+def sm_list_secrets(emu, r, body):
+    secs = sorted(sm_secrets(emu, r).values(), key=lambda s: s["created"])
+    if not body.get("IncludePlannedDeletion"):
+        secs = [s for s in secs if not s.get("deleted")]
+    page, nxt = sm_page(emu, body, secs)
+    out = {"SecretList": []}
+    for sec in page:
+        d = sm_describe_secret(emu, r, {"SecretId": sec["arn"]})
+        v2s = d.pop("VersionIdsToStages", None)
+        if v2s:
+            d["SecretVersionsToStages"] = v2s
+        out["SecretList"].append(d)
+    if nxt:
+        out["NextToken"] = nxt
+    return out
+
+
+SM_ACTIONS = {
+    "CreateSecret": sm_create_secret,
+    "PutSecretValue": sm_put_secret_value,
+    "GetSecretValue": sm_get_secret_value,
+    "DescribeSecret": sm_describe_secret,
+    "ListSecretVersionIds": sm_list_secret_version_ids,
+    "UpdateSecretVersionStage": sm_update_secret_version_stage,
+    "TagResource": sm_tag_resource,
+    "UntagResource": sm_untag_resource,
+    "DeleteSecret": sm_delete_secret,
+    "RestoreSecret": sm_restore_secret,
+    "ListSecrets": sm_list_secrets,
+}
+
+
+def serve_secretsmanager(handler, r):
+    fn = SM_ACTIONS.get(r.action)
+    if fn is None:
+        raise ApiError("UnknownOperationException", None, 400)
+    try:
+        body = json.loads(r.body or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError
+    except ValueError:
+        raise ApiError("SerializationException", None, 400)
+    with handler.emu.world.lock:
+        out = fn(handler.emu, r, body)
+    return "application/x-amz-json-1.1", json.dumps(
+        out, separators=(",", ":")).encode(), ()
+
+
 DISPATCH = {"iam": serve_iam, "sts": serve_sts, "s3": serve_s3,
-            "cloudtrail": serve_cloudtrail}
+            "cloudtrail": serve_cloudtrail,
+            "secretsmanager": serve_secretsmanager}
 
 
 # ---------------------------------------------------------------- control
@@ -2121,6 +2663,9 @@ def main(argv=None):
                     "(one worker only)")
     ap.add_argument("--verbose", action="store_true",
                     help="log every request to stderr")
+    ap.add_argument("--log", metavar="F",
+                    help="append one line per call to F (time, service, "
+                    "action, key id, status; no bodies)")
     args = ap.parse_args(argv)
     if args.workers < 1:
         ap.error("--workers must be >= 1")
@@ -2131,7 +2676,7 @@ def main(argv=None):
         state = json.load(f)
     master = secrets.token_bytes(32)
     try:
-        emu = Emulator(state, master, args.verbose)
+        emu = Emulator(state, master, args.verbose, args.log)
     except (KeyError, TypeError, ValueError) as e:
         sys.stderr.write("aws-emulator: bad state file %s: %s: %s\n" % (
             args.state, type(e).__name__, e))
