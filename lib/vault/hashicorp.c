@@ -1235,8 +1235,9 @@ static int hc_record_put(cspf_vault *v, const char *path, const char *record,
 		return rc;
 	if (tag) {
 		cas = strtoll(tag, &end, 10);
+		/* Not a tag this vault gave: it cannot be the current one. */
 		if (!*tag || *end || cas < 1)
-			return cspf_error_set(CSPF_EINVALID,
+			return cspf_error_set(CSPF_ECONFLICT,
 				CSPF_ERRCLASS_INVALID,
 				"vault %s: %s: \"%.40s\" is not a tag of this "
 				"vault (a version number)", vname(hv), path,
