@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -611,6 +612,8 @@ int cmd_rotate(int argc, char **argv)
 		struct rlimit rl = { 0, 0 };
 
 		setrlimit(RLIMIT_CORE, &rl);
+		/* Nor a debugger of another user, nor /proc/PID/mem. */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
 	r = cspf_rotate_run(plan, reg, &ro);
 	if (r < 0) {

@@ -59,7 +59,8 @@ rotate() { # DIR ARGS...: cspf rotate in DIR's registry, output in DIR/out.N
 	shift
 	local n
 	n=$(ls "$d" | grep -c '^out\.' || true)
-	( cd "$d/registry" && "$CSPF" rotate --now "$NOW" \
+	mkdir -p "$d/tmp"
+	( cd "$d/registry" && TMPDIR=$d/tmp "$CSPF" rotate --now "$NOW" \
 		--author 'cspf <cspf@example.com>' "$@" ) \
 		> "$d/out.$n" 2> "$d/err.$n"
 }
@@ -110,7 +111,7 @@ check() {
 			fail "$what: $p: no record step of rotation $id in the audit log"
 	done
 	# The canary (the first secrets) is nowhere but the encrypted vault.
-	if grep -r -l -a -e "$CANARY" "$d/out."* "$d/err."* "$d/registry" 2> /dev/null |
+	if grep -r -l -a -e "$CANARY" "$d/out."* "$d/err."* "$d/registry" "$d/tmp" 2> /dev/null |
 	    grep -v '/\.git/' ; then
 		fail "$what: the canary secret leaked into the files above"
 	fi
@@ -118,6 +119,17 @@ check() {
 		grep -a -e "$CANARY" > /dev/null) && fail "$what: the canary is in a git object"
 	grep -a -q -e "$CANARY" "$d/cspf-vault/vault.enc" &&
 		fail "$what: the canary is in the vault file in clear"
+	# Nor is the new secret (the exec rotator's system has it).
+	local new
+	new=$(cat "$d/system/accepted")
+	[ ${#new} -ge 32 ] || fail "$what: the new secret is ${#new} bytes"
+	if grep -r -l -a -F -e "$new" "$d/out."* "$d/err."* "$d/registry" \
+	    "$d/tmp" "$d/cspf-vault" 2> /dev/null | grep -v '/\.git/'; then
+		fail "$what: the new secret leaked into the files above"
+	fi
+	(cd "$d/registry" && git cat-file --batch-all-objects --batch |
+		grep -a -F -e "$new" > /dev/null) &&
+		fail "$what: the new secret is in a git object"
 	return 0
 }
 
