@@ -282,12 +282,27 @@ static void print_summary(const cspf_rotate_plan *plan, bool verbose)
 			unchecked, verbose ? " (above)" : " (-v says why)");
 }
 
-/* Write the rotations into the credential files; the changed files out. */
+static bool recorded(const cspf_rotate_item *it)
+{
+	return it->status == CSPF_ROTATE_ROTATED ||
+		it->status == CSPF_ROTATE_RESUMED;
+}
+
+/*
+ * Write the rotations into the credential files, each file read, edited
+ * (one parse) and replaced once; the changed files out.
+ */
 static int record_in_registry(const cspf_rotate_plan *plan,
 	const char *dir, char ***files_out, size_t *nfiles_out)
 {
+	static const char *const members[] = {
+		"credential_generated", "credential_expires",
+		"identity/access_key_id", "identity/secret_id",
+		"identity/key_id",
+	};
+	enum { PER = sizeof(members) / sizeof(members[0]) };
 	char **files = calloc(plan->count + 1, sizeof(*files));
-	size_t nfiles = 0, i, k;
+	size_t nfiles = 0, i, k, e;
 	int error = 0;
 
 	*files_out = NULL;
@@ -295,25 +310,69 @@ static int record_in_registry(const cspf_rotate_plan *plan,
 	if (!files)
 		return -1;
 	for (i = 0; i < plan->count && error == 0; i++) {
-		const cspf_rotate_item *it = &plan->items[i];
-		const char *fpath = it->entity->path;
-		char full[4096], *text = NULL, *next;
-		size_t len, nlen;
+		const char *fpath = plan->items[i].entity->path;
+		char full[4096], *text = NULL, *next = NULL;
+		char (*times)[2][CSPF_TIME_BUFSIZE] = NULL;
+		const char **ptrs = NULL, **vals = NULL;
+		char **owned = NULL;
+		size_t len, nlen, n = 0, m = 0;
 		FILE *f;
 		bool seen = false;
 
-		if (it->status != CSPF_ROTATE_ROTATED &&
-		    it->status != CSPF_ROTATE_RESUMED)
+		if (!recorded(&plan->items[i]))
 			continue;
 		for (k = 0; k < nfiles; k++)
 			if (strcmp(files[k], fpath) == 0)
 				seen = true;
+		if (seen)
+			continue;
+		/* Every rotated credential of this file. */
+		for (k = i; k < plan->count; k++)
+			if (recorded(&plan->items[k]) &&
+			    strcmp(plan->items[k].entity->path, fpath) == 0)
+				n++;
+		ptrs = calloc(n * PER, sizeof(*ptrs));
+		vals = calloc(n * PER, sizeof(*vals));
+		owned = calloc(n * PER, sizeof(*owned));
+		times = calloc(n, sizeof(*times));
+		if (!ptrs || !vals || !owned || !times) {
+			error = -1;
+			goto next_file;
+		}
+		n = 0;
+		for (k = i; k < plan->count; k++) {
+			const cspf_rotate_item *it = &plan->items[k];
+
+			if (!recorded(it) || strcmp(it->entity->path, fpath))
+				continue;
+			cspf_time_format(times[n][0], it->finished);
+			cspf_time_format(times[n][1], it->new_expires);
+			for (e = 0; e < PER; e++) {
+				const char *v = e == 0 ? times[n][0] :
+					e == 1 ? times[n][1] : it->new_key_id;
+				size_t plen;
+
+				if (!v)
+					continue;
+				plen = strlen(it->entity->pointer) +
+					strlen(members[e]) + 2;
+				if (!(owned[m] = malloc(plen))) {
+					error = -1;
+					goto next_file;
+				}
+				snprintf(owned[m], plen, "%s/%s",
+					it->entity->pointer, members[e]);
+				ptrs[m] = owned[m];
+				vals[m++] = v;
+			}
+			n++;
+		}
 		snprintf(full, sizeof(full), "%s/%s", dir, fpath);
 		if (!(f = fopen(full, "rb"))) {
-			fprintf(stderr, "cspf rotate: cannot read %s to record the rotation of %s\n",
-				full, it->entity->id);
+			fprintf(stderr, "cspf rotate: cannot read %s to record its rotations\n",
+				full);
 			error = -1;
-			break;
+			goto next_file;
 		}
 		fseek(f, 0, SEEK_END);
 		len = (size_t)ftell(f);
@@ -321,57 +380,28 @@ static int record_in_registry(const cspf_rotate_plan *plan,
 		text = malloc(len + 1);
 		if (!text || fread(text, 1, len, f) != len) {
 			fclose(f);
-			free(text);
 			error = -1;
-			break;
+			goto next_file;
 		}
 		fclose(f);
 		text[len] = '\0';
-		{
-			char t[CSPF_TIME_BUFSIZE], ptr[512];
-			struct { const char *member; const char *value; } edits[] = {
-				{ "credential_generated", NULL },
-				{ "credential_expires", NULL },
-				{ "identity/access_key_id", it->new_key_id },
-				{ "identity/secret_id", it->new_key_id },
-				{ "identity/key_id", it->new_key_id },
-			};
-			char gen[CSPF_TIME_BUFSIZE], exp[CSPF_TIME_BUFSIZE];
-			size_t e;
-
-			cspf_time_format(gen, it->finished);
-			cspf_time_format(exp, it->new_expires);
-			edits[0].value = gen;
-			edits[1].value = exp;
-			(void)t;
-			for (e = 0; e < sizeof(edits) / sizeof(edits[0]); e++) {
-				int r;
-
-				if (!edits[e].value)
-					continue;
-				snprintf(ptr, sizeof(ptr), "%s/%s",
-					it->entity->pointer, edits[e].member);
-				r = cspf_registry_edit_string(&next, &nlen, text,
-					len, fpath, ptr, edits[e].value);
-				if (r == CSPF_ENOTFOUND && e >= 2)
-					continue;
-				if (r < 0) {
-					cmd_print_error("rotate: ");
-					error = -1;
-					break;
-				}
-				free(text);
-				text = next;
-				len = nlen;
-			}
-		}
-		if (error == 0 && cspf_registry_write_file(full, text, len) < 0) {
+		if (cspf_registry_edit_strings(&next, &nlen, text, len, fpath,
+				ptrs, vals, m, NULL) < 0 ||
+		    cspf_registry_write_file(full, next, nlen) < 0) {
 			cmd_print_error("rotate: ");
 			error = -1;
+			goto next_file;
 		}
+		files[nfiles++] = strdup(fpath);
+next_file:
+		for (k = 0; owned && k < m; k++)
+			free(owned[k]);
+		free(owned);
+		free(ptrs);
+		free(vals);
+		free(times);
 		free(text);
-		if (error == 0 && !seen)
-			files[nfiles++] = strdup(fpath);
+		free(next);
 	}
 	*files_out = files;
 	*nfiles_out = nfiles;

@@ -414,6 +414,12 @@ static int hc_call_once(cspf_http_response **out, struct hc_vault *hv,
 	if (hv->ns && (rc = cspf_http_request_set_header(req,
 		"X-Vault-Namespace", hv->ns)) < 0)
 		goto done;
+	/*
+	 * Sent with every call: readable while the handle lives, so that
+	 * each request shares it instead of copying and re-protecting it.
+	 */
+	if (with_token)
+		cspf_secret_hold(hv->token);
 	if (with_token && (rc = cspf_http_request_set_header_secret(req,
 		"X-Vault-Token", NULL, hv->token)) < 0)
 		goto done;
