@@ -241,4 +241,24 @@ grep -q '"compromised":true' <<< "$(status "$d" payments/webhook-signing)" ||
 rotate "$d" --compromised 'credentials/saas/nope#x' && fail "an unknown id was accepted"
 grep -q 'no such credential' "$d/err.2" || fail "unknown id: $(cat "$d/err.2")"
 
+# 6. --push: the remote moved meanwhile; the rotation commit is replayed
+# on its new tip and pushed, never forced.
+d=$work/push
+setup "$d"
+git clone -q --bare "$d/registry" "$d/remote.git"
+(cd "$d/registry" && git remote add origin "$d/remote.git" &&
+	git fetch -q origin && git branch -q -u origin/"$(git branch --show-current)")
+git clone -q "$d/remote.git" "$d/other"
+(cd "$d/other" && echo '# the platform team' >> teams/README.md &&
+	git add teams/README.md &&
+	git -c user.name=O -c user.email=o@e commit -qm "another change" &&
+	git push -q origin HEAD)
+rotate "$d" --push origin || fail "push: exited $?: $(cat "$d/err.0")"
+(cd "$d/remote.git" && git log --format=%s | head -n 2) > "$d/remote.log"
+grep -q '^rotate: 2 credentials' "$d/remote.log" && grep -q '^another change' "$d/remote.log" ||
+	fail "push: the remote does not have both commits: $(cat "$d/remote.log")"
+(cd "$d/registry" && [ -f teams/README.md ] && git diff --quiet HEAD) ||
+	fail "push: the work tree does not follow the replayed branch"
+check "$d" "after --push"
+
 echo "ok"
