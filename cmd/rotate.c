@@ -66,6 +66,7 @@ void cmd_rotate_help(FILE *f)
 "  --now TIME          the time to plan with (RFC 3339), for tests\n"
 "  --claim-ttl S       seconds a run's claim on a credential lasts (900)\n"
 "  --ca-file PEM       certificates to trust besides the system's\n"
+"  --max-attempts N    tries of each call to a vault or cloud API (6)\n"
 "  --format F          text (default) or json, for the summary\n"
 "\n"
 "Exit status: 0 all rotations done (or nothing due), 1 a rotation failed\n"
@@ -460,6 +461,7 @@ int cmd_rotate(int argc, char **argv)
 		{ "now", required_argument, NULL, 'n' },
 		{ "claim-ttl", required_argument, NULL, 't' },
 		{ "ca-file", required_argument, NULL, 'k' },
+		{ "max-attempts", required_argument, NULL, 'M' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -546,6 +548,12 @@ int cmd_rotate(int argc, char **argv)
 			break;
 		case 'k':
 			ro.ca_file = optarg;
+			break;
+		case 'M':
+			if (cmd_parse_count(&n, "rotate", "--max-attempts",
+					optarg, 1, 20))
+				return EXIT_TROUBLE;
+			ro.max_attempts = n;
 			break;
 		case 'f':
 			if (strcmp(optarg, "json") == 0)

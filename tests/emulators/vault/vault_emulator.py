@@ -635,6 +635,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.persist = persist
         self.approle_mounts = approle_mounts
         self.log_lock = threading.Lock()
+        self.save_lock = threading.Lock()
         self.log_file = open(log_path, "a", buffering=1) if log_path else None
         super().__init__(addr, Handler)
         self.port = self.server_address[1]
@@ -659,13 +660,16 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         """With --persist: the state to its file (0600, atomically)."""
         if not self.persist:
             return
-        with self.state.lock:
-            doc = self.state.to_doc()
-        tmp = "%s.tmp.%d.%d" % (self.persist, os.getpid(), threading.get_ident())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f)
-        os.replace(tmp, self.persist)
+        # One save at a time, in order: a later state never loses to an
+        # earlier one written after it.
+        with self.save_lock:
+            with self.state.lock:
+                doc = self.state.to_doc()
+            tmp = "%s.tmp.%d" % (self.persist, os.getpid())
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(doc, f)
+            os.replace(tmp, self.persist)
 
     def die(self):
         self.save()
