@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "cmd.h"
+#include "cspf/audit.h"
 #include "cspf/registry.h"
 #include "cspf/rotate.h"
 #include "cspf/time.h"
@@ -26,9 +29,10 @@
 
 struct events {
 	pthread_mutex_t lock;
-	bool verbose, tty;
-	size_t done, total;
-	FILE *out;
+	bool verbose;
+	cspf_audit_log *audit;
+	const char *actor;
+	size_t audit_failures;
 };
 
 void cmd_rotate_help(FILE *f)
@@ -69,16 +73,77 @@ void cmd_rotate_help(FILE *f)
 "environment error.\n", f);
 }
 
+/* Every step of every rotation: a signed record in the audit log. */
 static void on_event(const cspf_rotate_event *ev, void *payload)
 {
 	struct events *e = payload;
+	cspf_audit_record rec = CSPF_AUDIT_RECORD_INIT;
+	char detail[CSPF_AUDIT_DETAIL_MAX + 1];
+	size_t n;
 
+	rec.time = ev->time;
+	rec.actor = e->actor;
+	rec.credential = ev->item->entity->id;
+	rec.rotation = ev->rotation_id;
+	rec.step = ev->step;
+	rec.outcome = ev->outcome;
+	rec.key_old = ev->old_key_id;
+	rec.key_new = ev->new_key_id;
+	if (ev->detail) {
+		/* Cut at a character boundary, control characters out. */
+		snprintf(detail, sizeof(detail), "%s", ev->detail);
+		n = strlen(detail);
+		while (n && ((unsigned char)detail[n - 1] & 0xc0) == 0x80)
+			n--;
+		if (n && (unsigned char)detail[n - 1] >= 0xc0)
+			n--;
+		if (strlen(ev->detail) >= sizeof(detail))
+			detail[n] = '\0';
+		for (n = 0; detail[n]; n++)
+			if ((unsigned char)detail[n] < 0x20)
+				detail[n] = ' ';
+		rec.detail = detail;
+	}
+	if (e->audit && cspf_audit_append(NULL, e->audit, &rec) < 0) {
+		pthread_mutex_lock(&e->lock);
+		e->audit_failures++;
+		cmd_print_error("rotate: audit log: ");
+		pthread_mutex_unlock(&e->lock);
+	}
 	pthread_mutex_lock(&e->lock);
 	if (e->verbose)
 		fprintf(stderr, "cspf rotate: %s: %s %s%s%s\n",
 			ev->item->entity->id, ev->step, ev->outcome,
 			ev->detail ? ": " : "", ev->detail ? ev->detail : "");
 	pthread_mutex_unlock(&e->lock);
+}
+
+/* The audit log files (audit/YYYY-MM.jsonl), to commit with the rest. */
+static int audit_files(char ***files, size_t *nfiles, const char *dir)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/audit", dir);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char **grown;
+
+		if (len < 7 || strcmp(de->d_name + len - 6, ".jsonl") != 0)
+			continue;
+		if (!(grown = realloc(*files, (*nfiles + 2) * sizeof(*grown))))
+			break;
+		*files = grown;
+		snprintf(path, sizeof(path), "audit/%s", de->d_name);
+		if (!((*files)[*nfiles] = strdup(path)))
+			break;
+		(*nfiles)++;
+	}
+	closedir(d);
+	return 0;
 }
 
 static const char *fmt_time(char buf[CSPF_TIME_BUFSIZE], int64_t t)
@@ -217,12 +282,27 @@ static void print_summary(const cspf_rotate_plan *plan, bool verbose)
 			unchecked, verbose ? " (above)" : " (-v says why)");
 }
 
-/* Write the rotations into the credential files; the changed files out. */
+static bool recorded(const cspf_rotate_item *it)
+{
+	return it->status == CSPF_ROTATE_ROTATED ||
+		it->status == CSPF_ROTATE_RESUMED;
+}
+
+/*
+ * Write the rotations into the credential files, each file read, edited
+ * (one parse) and replaced once; the changed files out.
+ */
 static int record_in_registry(const cspf_rotate_plan *plan,
 	const char *dir, char ***files_out, size_t *nfiles_out)
 {
+	static const char *const members[] = {
+		"credential_generated", "credential_expires",
+		"identity/access_key_id", "identity/secret_id",
+		"identity/key_id",
+	};
+	enum { PER = sizeof(members) / sizeof(members[0]) };
 	char **files = calloc(plan->count + 1, sizeof(*files));
-	size_t nfiles = 0, i, k;
+	size_t nfiles = 0, i, k, e;
 	int error = 0;
 
 	*files_out = NULL;
@@ -230,25 +310,69 @@ static int record_in_registry(const cspf_rotate_plan *plan,
 	if (!files)
 		return -1;
 	for (i = 0; i < plan->count && error == 0; i++) {
-		const cspf_rotate_item *it = &plan->items[i];
-		const char *fpath = it->entity->path;
-		char full[4096], *text = NULL, *next;
-		size_t len, nlen;
+		const char *fpath = plan->items[i].entity->path;
+		char full[4096], *text = NULL, *next = NULL;
+		char (*times)[2][CSPF_TIME_BUFSIZE] = NULL;
+		const char **ptrs = NULL, **vals = NULL;
+		char **owned = NULL;
+		size_t len, nlen, n = 0, m = 0;
 		FILE *f;
 		bool seen = false;
 
-		if (it->status != CSPF_ROTATE_ROTATED &&
-		    it->status != CSPF_ROTATE_RESUMED)
+		if (!recorded(&plan->items[i]))
 			continue;
 		for (k = 0; k < nfiles; k++)
 			if (strcmp(files[k], fpath) == 0)
 				seen = true;
+		if (seen)
+			continue;
+		/* Every rotated credential of this file. */
+		for (k = i; k < plan->count; k++)
+			if (recorded(&plan->items[k]) &&
+			    strcmp(plan->items[k].entity->path, fpath) == 0)
+				n++;
+		ptrs = calloc(n * PER, sizeof(*ptrs));
+		vals = calloc(n * PER, sizeof(*vals));
+		owned = calloc(n * PER, sizeof(*owned));
+		times = calloc(n, sizeof(*times));
+		if (!ptrs || !vals || !owned || !times) {
+			error = -1;
+			goto next_file;
+		}
+		n = 0;
+		for (k = i; k < plan->count; k++) {
+			const cspf_rotate_item *it = &plan->items[k];
+
+			if (!recorded(it) || strcmp(it->entity->path, fpath))
+				continue;
+			cspf_time_format(times[n][0], it->finished);
+			cspf_time_format(times[n][1], it->new_expires);
+			for (e = 0; e < PER; e++) {
+				const char *v = e == 0 ? times[n][0] :
+					e == 1 ? times[n][1] : it->new_key_id;
+				size_t plen;
+
+				if (!v)
+					continue;
+				plen = strlen(it->entity->pointer) +
+					strlen(members[e]) + 2;
+				if (!(owned[m] = malloc(plen))) {
+					error = -1;
+					goto next_file;
+				}
+				snprintf(owned[m], plen, "%s/%s",
+					it->entity->pointer, members[e]);
+				ptrs[m] = owned[m];
+				vals[m++] = v;
+			}
+			n++;
+		}
 		snprintf(full, sizeof(full), "%s/%s", dir, fpath);
 		if (!(f = fopen(full, "rb"))) {
-			fprintf(stderr, "cspf rotate: cannot read %s to record the rotation of %s\n",
-				full, it->entity->id);
+			fprintf(stderr, "cspf rotate: cannot read %s to record its rotations\n",
+				full);
 			error = -1;
-			break;
+			goto next_file;
 		}
 		fseek(f, 0, SEEK_END);
 		len = (size_t)ftell(f);
@@ -256,57 +380,28 @@ static int record_in_registry(const cspf_rotate_plan *plan,
 		text = malloc(len + 1);
 		if (!text || fread(text, 1, len, f) != len) {
 			fclose(f);
-			free(text);
 			error = -1;
-			break;
+			goto next_file;
 		}
 		fclose(f);
 		text[len] = '\0';
-		{
-			char t[CSPF_TIME_BUFSIZE], ptr[512];
-			struct { const char *member; const char *value; } edits[] = {
-				{ "credential_generated", NULL },
-				{ "credential_expires", NULL },
-				{ "identity/access_key_id", it->new_key_id },
-				{ "identity/secret_id", it->new_key_id },
-				{ "identity/key_id", it->new_key_id },
-			};
-			char gen[CSPF_TIME_BUFSIZE], exp[CSPF_TIME_BUFSIZE];
-			size_t e;
-
-			cspf_time_format(gen, it->finished);
-			cspf_time_format(exp, it->new_expires);
-			edits[0].value = gen;
-			edits[1].value = exp;
-			(void)t;
-			for (e = 0; e < sizeof(edits) / sizeof(edits[0]); e++) {
-				int r;
-
-				if (!edits[e].value)
-					continue;
-				snprintf(ptr, sizeof(ptr), "%s/%s",
-					it->entity->pointer, edits[e].member);
-				r = cspf_registry_edit_string(&next, &nlen, text,
-					len, fpath, ptr, edits[e].value);
-				if (r == CSPF_ENOTFOUND && e >= 2)
-					continue;
-				if (r < 0) {
-					cmd_print_error("rotate: ");
-					error = -1;
-					break;
-				}
-				free(text);
-				text = next;
-				len = nlen;
-			}
-		}
-		if (error == 0 && cspf_registry_write_file(full, text, len) < 0) {
+		if (cspf_registry_edit_strings(&next, &nlen, text, len, fpath,
+				ptrs, vals, m, NULL) < 0 ||
+		    cspf_registry_write_file(full, next, nlen) < 0) {
 			cmd_print_error("rotate: ");
 			error = -1;
+			goto next_file;
 		}
+		files[nfiles++] = strdup(fpath);
+next_file:
+		for (k = 0; owned && k < m; k++)
+			free(owned[k]);
+		free(owned);
+		free(ptrs);
+		free(vals);
+		free(times);
 		free(text);
-		if (error == 0 && !seen)
-			files[nfiles++] = strdup(fpath);
+		free(next);
 	}
 	*files_out = files;
 	*nfiles_out = nfiles;
@@ -326,6 +421,28 @@ static int parse_author(char **name, char **email, const char *arg)
 	*name = strndup(arg, n);
 	*email = strndup(lt + 1, (size_t)(gt - lt - 1));
 	return *name && *email && **name && **email ? 0 : -1;
+}
+
+/* audit/.lock is the log's lock, not part of it: git ignores it. */
+static void ignore_lock(char ***files, size_t *nfiles, const char *dir)
+{
+	char path[4096];
+	char **grown;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/audit/.gitignore", dir);
+	if (access(path, F_OK) == 0)
+		return;
+	if (!(f = fopen(path, "w")))
+		return;
+	fputs("# the audit log's lock file (cspf rotate)\n.lock\n", f);
+	if (fclose(f) != 0)
+		return;
+	if (!(grown = realloc(*files, (*nfiles + 2) * sizeof(*grown))))
+		return;
+	*files = grown;
+	if (((*files)[*nfiles] = strdup("audit/.gitignore")))
+		(*nfiles)++;
 }
 
 int cmd_rotate(int argc, char **argv)
@@ -361,6 +478,7 @@ int cmd_rotate(int argc, char **argv)
 	struct events ev = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	cspf_registry *reg = NULL;
 	cspf_rotate_plan *plan = NULL;
+	cspf_audit_signer *signer = NULL;
 	char **files = NULL;
 	size_t nfiles = 0, i;
 	unsigned n;
@@ -490,12 +608,42 @@ int cmd_rotate(int argc, char **argv)
 		goto done;
 	}
 
+	/* Every step is signed into audit/ (DESIGN.md, invariant 6). */
+	{
+		const cJSON *config = cspf_registry_config(reg);
+
+		r = cspf_audit_signer_from_config(&signer,
+			cJSON_GetObjectItemCaseSensitive(config, "audit"),
+			cJSON_GetObjectItemCaseSensitive(config, "vaults"), dir);
+		if (r == CSPF_ENOTFOUND) {
+			fprintf(stderr, "cspf rotate: cspf.json names no audit.signing_key: every rotation is recorded in a signed audit log; make a key with `cspf audit keygen --out FILE` and set \"audit\": {\"signing_key\": {\"file\": FILE}}\n");
+			goto done;
+		}
+		if (r < 0 || cspf_audit_open(&ev.audit, dir, signer) < 0) {
+			cmd_print_error("rotate: audit log: ");
+			goto done;
+		}
+		if (!(ev.actor = getenv("CSPF_ACTOR"))) {
+			static char who[300];
+			char host[128] = "localhost";
+			const char *user = getenv("USER");
+
+			gethostname(host, sizeof(host));
+			host[sizeof(host) - 1] = '\0';
+			snprintf(who, sizeof(who), "%s@%s",
+				user && *user ? user : "cspf", host);
+			ev.actor = who;
+		}
+	}
+
 	/* Secrets are in memory from here: no core file may hold them. */
 	signal(SIGPIPE, SIG_IGN);
 	{
 		struct rlimit rl = { 0, 0 };
 
 		setrlimit(RLIMIT_CORE, &rl);
+		/* Nor a debugger of another user, nor /proc/PID/mem. */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
 	r = cspf_rotate_run(plan, reg, &ro);
 	if (r < 0) {
@@ -519,6 +667,37 @@ int cmd_rotate(int argc, char **argv)
 	if (record_in_registry(plan, dir, &files, &nfiles) < 0) {
 		rc = EXIT_TROUBLE;
 		goto report;
+	}
+	if (ev.audit_failures) {
+		fprintf(stderr, "cspf rotate: %zu steps could not be written to the audit log (above)\n",
+			ev.audit_failures);
+		rc = EXIT_TROUBLE;
+	}
+	if (nfiles) {
+		/* The record step: the registry has it, in these files. */
+		for (i = 0; i < plan->count; i++) {
+			const cspf_rotate_item *it = &plan->items[i];
+			cspf_rotate_event e;
+			char detail[600];
+
+			if (it->status != CSPF_ROTATE_ROTATED &&
+			    it->status != CSPF_ROTATE_RESUMED)
+				continue;
+			memset(&e, 0, sizeof(e));
+			e.item = it;
+			e.rotation_id = it->rotation_id;
+			e.step = "record";
+			e.outcome = "ok";
+			e.old_key_id = it->old_key_id;
+			e.new_key_id = it->new_key_id;
+			snprintf(detail, sizeof(detail), "%s%s records it",
+				it->entity->path, commit ? " (committed)" : "");
+			e.detail = detail;
+			e.time = it->finished;
+			on_event(&e, &ev);
+		}
+		audit_files(&files, &nfiles, dir);
+		ignore_lock(&files, &nfiles, dir);
 	}
 	if (commit && nfiles) {
 		{
@@ -592,6 +771,8 @@ done:
 	free(files);
 	cspf_rotate_plan_free(plan);
 	cspf_registry_free(reg);
+	cspf_audit_free(ev.audit);
+	cspf_audit_signer_free(signer);
 	free(author_name);
 	free(author_email);
 	return rc;

@@ -40,53 +40,109 @@ static size_t offset_of(const char *text, size_t len, unsigned int line,
 	return off;
 }
 
-int cspf_registry_edit_string(char **out, size_t *out_len, const char *text,
-	size_t len, const char *name, const char *pointer, const char *value)
+struct edit {
+	size_t start, end; /* the string token, quotes included */
+	const char *value;
+};
+
+static int by_start(const void *a, const void *b)
+{
+	const struct edit *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int cspf_registry_edit_strings(char **out, size_t *out_len, const char *text,
+	size_t len, const char *name, const char *const *pointers,
+	const char *const *values, size_t n, size_t *applied)
 {
 	cspf_json_doc *doc = NULL;
-	const cJSON *node;
 	cspf_buf b = CSPF_BUF_INIT;
-	unsigned int line, column;
-	size_t start, end;
-	int error;
+	struct edit *edits;
+	size_t i, m = 0, at = 0;
+	int error = 0;
 
 	*out = NULL;
 	*out_len = 0;
+	if (applied)
+		*applied = 0;
+	if (!(edits = calloc(n ? n : 1, sizeof(*edits))))
+		return cspf_error_set_oom();
 	if ((error = cspf_json_parse(&doc, text, len, name, NULL)) < 0)
-		return error;
-	node = cspf_json_pointer_get(cspf_json_doc_root(doc), pointer);
-	if (!cJSON_IsString(node)) {
-		cspf_json_doc_free(doc);
+		goto done;
+	for (i = 0; i < n; i++) {
+		const cJSON *node = cspf_json_pointer_get(
+			cspf_json_doc_root(doc), pointers[i]);
+		unsigned int line, column;
+		size_t s0, e0;
+
+		if (!cJSON_IsString(node))
+			continue; /* not there: nothing to change */
+		if ((error = cspf_json_position(&line, &column, doc,
+				pointers[i], CSPF_JSON_POS_VALUE)) < 0)
+			goto done;
+		s0 = offset_of(text, len, line, column);
+		if (s0 >= len || text[s0] != '"') {
+			error = cspf_error_set(CSPF_ERROR, CSPF_ERRCLASS_INVALID,
+				"%s: cannot find the string at %s", name,
+				pointers[i]);
+			goto done;
+		}
+		for (e0 = s0 + 1; e0 < len && text[e0] != '"'; e0++)
+			if (text[e0] == '\\')
+				e0++;
+		if (e0 >= len) {
+			error = cspf_error_set(CSPF_ERROR, CSPF_ERRCLASS_INVALID,
+				"%s: unterminated string at %s", name,
+				pointers[i]);
+			goto done;
+		}
+		edits[m].start = s0;
+		edits[m].end = e0 + 1;
+		edits[m++].value = values[i];
+	}
+	qsort(edits, m, sizeof(*edits), by_start);
+	for (i = 0; i < m; i++) {
+		if (edits[i].start < at) /* the same string twice */
+			continue;
+		cspf_buf_put(&b, text + at, edits[i].start - at);
+		cspf_buf_putc(&b, '"');
+		cspf_buf_put_json_escaped(&b, edits[i].value,
+			strlen(edits[i].value));
+		cspf_buf_putc(&b, '"');
+		at = edits[i].end;
+	}
+	cspf_buf_put(&b, text + at, len - at);
+	if (cspf_buf_oom(&b)) {
+		error = cspf_error_set_oom();
+		goto done;
+	}
+	if (applied)
+		*applied = m;
+	*out_len = b.size;
+	*out = cspf_buf_detach(&b);
+done:
+	cspf_buf_dispose(&b);
+	cspf_json_doc_free(doc);
+	free(edits);
+	return error;
+}
+
+int cspf_registry_edit_string(char **out, size_t *out_len, const char *text,
+	size_t len, const char *name, const char *pointer, const char *value)
+{
+	size_t applied;
+	int error = cspf_registry_edit_strings(out, out_len, text, len, name,
+		&pointer, &value, 1, &applied);
+
+	if (error == 0 && applied == 0) {
+		free(*out);
+		*out = NULL;
+		*out_len = 0;
 		return cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_INVALID,
 			"%s: no string at %s", name, pointer);
 	}
-	error = cspf_json_position(&line, &column, doc, pointer,
-		CSPF_JSON_POS_VALUE);
-	cspf_json_doc_free(doc);
-	if (error < 0)
-		return error;
-	start = offset_of(text, len, line, column);
-	if (start >= len || text[start] != '"')
-		return cspf_error_set(CSPF_ERROR, CSPF_ERRCLASS_INVALID,
-			"%s: cannot find the string at %s", name, pointer);
-	for (end = start + 1; end < len && text[end] != '"'; end++)
-		if (text[end] == '\\')
-			end++;
-	if (end >= len)
-		return cspf_error_set(CSPF_ERROR, CSPF_ERRCLASS_INVALID,
-			"%s: unterminated string at %s", name, pointer);
-	cspf_buf_put(&b, text, start);
-	cspf_buf_putc(&b, '"');
-	cspf_buf_put_json_escaped(&b, value, strlen(value));
-	cspf_buf_putc(&b, '"');
-	cspf_buf_put(&b, text + end + 1, len - end - 1);
-	if (cspf_buf_oom(&b)) {
-		cspf_buf_dispose(&b);
-		return cspf_error_set_oom();
-	}
-	*out_len = b.size;
-	*out = cspf_buf_detach(&b);
-	return 0;
+	return error;
 }
 
 int cspf_registry_write_file(const char *path, const char *data, size_t len)

@@ -654,6 +654,8 @@ static int advance(struct worker *w, const cspf_rotator *rot)
 				if (cur.rotation_id &&
 				    strcmp(cur.rotation_id, w->rec.id) == 0) {
 					strcpy(w->rec.step, "promoted");
+					emit(w, "promote", "ok", "the run that "
+						"died had promoted it");
 					goto promoted;
 				}
 				set_message(item, "the vault lost the pending "

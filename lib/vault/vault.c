@@ -13,6 +13,7 @@
 /* Every backend of this build; one line each, NULL last. */
 static const struct cspf_vault_backend *const backends[] = {
 	&cspf_vault_file_backend,
+	&cspf_vault_hashicorp_backend,
 	&cspf_vault_azure_kv_backend,
 	&cspf_vault_aws_sm_backend,
 	NULL,

@@ -45,6 +45,8 @@ EOF
 		git -c user.name=Test -c user.email=test@example.com \
 			commit -qm "the registry")
 	"$CSPF" vault keygen "$d/cspf-vault/vault.key" > /dev/null
+	"$CSPF" audit keygen --out "$d/cspf-vault/audit.key" \
+		> "$d/cspf-vault/audit.pub" 2> /dev/null
 	printf '%s\n' "$CANARY" | "$CSPF" vault put --registry "$d/registry" \
 		--vault local payments/webhook-signing > /dev/null
 	printf '%s-exec\n' "$CANARY" | "$CSPF" vault put --registry "$d/registry" \
@@ -57,7 +59,8 @@ rotate() { # DIR ARGS...: cspf rotate in DIR's registry, output in DIR/out.N
 	shift
 	local n
 	n=$(ls "$d" | grep -c '^out\.' || true)
-	( cd "$d/registry" && "$CSPF" rotate --now "$NOW" \
+	mkdir -p "$d/tmp"
+	( cd "$d/registry" && TMPDIR=$d/tmp "$CSPF" rotate --now "$NOW" \
 		--author 'cspf <cspf@example.com>' "$@" ) \
 		> "$d/out.$n" 2> "$d/err.$n"
 }
@@ -91,8 +94,24 @@ check() {
 		fail "$what: the registry does not record the rotations"
 	"$CSPF" validate -q "$d/registry" > /dev/null ||
 		fail "$what: the registry no longer validates"
+	# The audit log verifies, is committed, and agrees with the vault.
+	"$CSPF" audit verify "$d/registry" \
+		--public-key "$(cat "$d/cspf-vault/audit.pub")" > /dev/null ||
+		fail "$what: cspf audit verify fails"
+	(cd "$d/registry" && git diff --quiet HEAD -- audit &&
+		[ -z "$(git status --porcelain -- audit)" ]) ||
+		fail "$what: the audit log is not committed"
+	for p in payments/webhook-signing payments/partner-api; do
+		id=$(status "$d" "$p" | sed -n 's/^current .*rotation \([0-9a-f-]*\).*/\1/p')
+		grep -h "\"rotation\":\"$id\",\"step\":\"promote\",\"outcome\":\"ok\"" \
+			"$d"/registry/audit/*.jsonl > /dev/null ||
+			fail "$what: $p: no promote of rotation $id in the audit log"
+		grep -h "\"rotation\":\"$id\",\"step\":\"record\",\"outcome\":\"ok\"" \
+			"$d"/registry/audit/*.jsonl > /dev/null ||
+			fail "$what: $p: no record step of rotation $id in the audit log"
+	done
 	# The canary (the first secrets) is nowhere but the encrypted vault.
-	if grep -r -l -a -e "$CANARY" "$d/out."* "$d/err."* "$d/registry" 2> /dev/null |
+	if grep -r -l -a -e "$CANARY" "$d/out."* "$d/err."* "$d/registry" "$d/tmp" 2> /dev/null |
 	    grep -v '/\.git/' ; then
 		fail "$what: the canary secret leaked into the files above"
 	fi
@@ -100,6 +119,17 @@ check() {
 		grep -a -e "$CANARY" > /dev/null) && fail "$what: the canary is in a git object"
 	grep -a -q -e "$CANARY" "$d/cspf-vault/vault.enc" &&
 		fail "$what: the canary is in the vault file in clear"
+	# Nor is the new secret (the exec rotator's system has it).
+	local new
+	new=$(cat "$d/system/accepted")
+	[ ${#new} -ge 32 ] || fail "$what: the new secret is ${#new} bytes"
+	if grep -r -l -a -F -e "$new" "$d/out."* "$d/err."* "$d/registry" \
+	    "$d/tmp" "$d/cspf-vault" 2> /dev/null | grep -v '/\.git/'; then
+		fail "$what: the new secret leaked into the files above"
+	fi
+	(cd "$d/registry" && git cat-file --batch-all-objects --batch |
+		grep -a -F -e "$new" > /dev/null) &&
+		fail "$what: the new secret is in a git object"
 	return 0
 }
 
@@ -125,6 +155,18 @@ check "$d" "first run"
 rotate "$d" --commit || fail "second run exited $?"
 grep -q '^0 rotated, 0 failed' "$d/out.2" || fail "second run rotated again: $(cat "$d/out.2")"
 [ "$(cd "$d/registry" && git rev-list --count HEAD)" = 2 ] || fail "second run committed"
+
+# A hand-edited audit record is caught, and named.
+cp "$d/registry/audit/2026-11.jsonl" "$d/audit.bak" 2> /dev/null ||
+	cp "$d"/registry/audit/*.jsonl "$d/audit.bak"
+f=$(ls "$d"/registry/audit/*.jsonl | head -n 1)
+sed -i '3s/"outcome":"ok"/"outcome":"failed"/' "$f"
+rc=0
+"$CSPF" audit verify "$d/registry" --public-key "$(cat "$d/cspf-vault/audit.pub")" \
+	> "$d/verify.out" 2>&1 || rc=$?
+[ $rc -eq 1 ] || fail "audit verify exited $rc on an edited record"
+grep -q "audit/.*\.jsonl:3: error\[audit-signature\]" "$d/verify.out" ||
+	fail "audit verify does not name the edited record: $(cat "$d/verify.out")"
 
 # 3. The crash matrix: killed at every step, then after every vault call.
 points="step:create step:set step:test step:promote step:retire"
@@ -194,7 +236,7 @@ rotate "$d" --commit --compromised 'credentials/saas/webhooks#webhook-signing' |
 grep -q 'webhook-signing .*rotated .*compromised' "$d/out.1" || fail "compromised: $(cat "$d/out.1")"
 (cd "$d/registry" && git log -1 --format=%B | grep "incident: compromised" > /dev/null) ||
 	fail "compromised: the commit does not record the incident"
-grep -q '"compromised":true,' <<< "$(status "$d" payments/webhook-signing)" ||
+grep -q '"compromised":true' <<< "$(status "$d" payments/webhook-signing)" ||
 	fail "compromised: the record does not say so"
 rotate "$d" --compromised 'credentials/saas/nope#x' && fail "an unknown id was accepted"
 grep -q 'no such credential' "$d/err.2" || fail "unknown id: $(cat "$d/err.2")"

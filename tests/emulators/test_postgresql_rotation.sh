@@ -106,6 +106,8 @@ EOF
 (cd "$R" && git init -q && git add -A &&
 	git -c user.name=Test -c user.email=test@example.com commit -qm registry)
 "$CSPF" vault keygen "$T/cspf-vault/vault.key" >/dev/null
+"$CSPF" audit keygen --out "$T/cspf-vault/audit.key" >/dev/null 2>&1 ||
+	bad "cspf audit keygen"
 printf '{"username": "app", "password": "%s"}\n' "$FIRST" |
 	"$CSPF" vault put --registry "$R" --vault local db/app >/dev/null ||
 	bad "cspf vault put"

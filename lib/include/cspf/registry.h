@@ -133,6 +133,15 @@ void cspf_registry_free(cspf_registry *reg);
 int cspf_registry_edit_string(char **out, size_t *out_len, const char *text,
 	size_t len, const char *name, const char *pointer, const char *value);
 
+/*
+ * Several strings at once (one parse): each pointers[i] that leads to a
+ * string gets values[i]; pointers that lead nowhere are left out (the
+ * count of strings changed goes to *applied, which may be NULL).
+ */
+int cspf_registry_edit_strings(char **out, size_t *out_len, const char *text,
+	size_t len, const char *name, const char *const *pointers,
+	const char *const *values, size_t n, size_t *applied);
+
 /* Replace the file at `path` atomically (temporary file, fsync, rename). */
 int cspf_registry_write_file(const char *path, const char *data, size_t len);
 
