@@ -104,7 +104,9 @@ start_emulator
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
 	AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_ENDPOINT_URL \
 	AWS_CA_BUNDLE AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE \
-	AWS_ENDPOINT_URL_SECRETS_MANAGER AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_IAM
+	AWS_ENDPOINT_URL_SECRETS_MANAGER AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_IAM \
+	AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_AUTHORITY_HOST \
+	VAULT_TOKEN CSPF_VAULT_SECRET_ID
 export AWS_SHARED_CREDENTIALS_FILE=$T/credentials AWS_CONFIG_FILE=$T/config
 export AWS_DEFAULT_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true AWS_PAGER= AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=3
 export HOME=$T
@@ -318,8 +320,22 @@ path, url = sys.argv[1:]
 c = json.load(open(path))
 c["providers"]["aws"]["endpoint_url"] = url
 c["vaults"]["aws-payments"]["endpoint_url"] = url
+# The example's other vaults and clouds: nowhere but a closed loopback
+# port, so that looking for rotations left half done sends nothing out.
+closed = "http://127.0.0.1:9"
+for name, v in c["vaults"].items():
+    if v["type"] == "hashicorp":
+        v["address"] = closed
+    elif v["type"] == "azure-key-vault":
+        v["vault_url"] = closed + "/"
+az = c["providers"].get("azure")
+if az:
+    az["endpoint_url"] = az["authority_url"] = az["graph_url"] = closed
 json.dump(c, open(path, "w"), indent=2)
 EOF
+# The audit log's signing key, where the example's cspf.json expects it.
+mkdir -p "$T/cspf-vault"
+"$CSPF" audit keygen --out "$T/cspf-vault/audit.key" >"$T/cspf-vault/audit.pub" 2>"$ERR"
 CRED='credentials/aws/payments-prod#svc-payments-api'
 VPATH=payments-api/aws-access-key
 export AWS_ACCESS_KEY_ID=$PAY_CSPF_KEY AWS_SECRET_ACCESS_KEY=$PAY_CSPF_SECRET
@@ -355,6 +371,9 @@ r = urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/", data=body, 
 print(r.split("<Arn>")[1].split("</Arn>")[0])' "$URL" "$EMU_DIR" "$T/secrets" >"$OUT" 2>"$ERR"
 RC=$?
 expect_out "arn:aws:iam::$PAY:user/svc-payments-api" "the rotated key from the vault signs as svc-payments-api"
+"$CSPF" audit verify "$T/registry" --public-key "$(cat "$T/cspf-vault/audit.pub")" >"$OUT" 2>"$ERR"
+RC=$?
+expect_rc 0 "cspf audit verify after the rotation"
 export AWS_ACCESS_KEY_ID=$CSPF_KEY AWS_SECRET_ACCESS_KEY=$CSPF_SECRET
 faults '{}'
 

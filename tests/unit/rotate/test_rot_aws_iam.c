@@ -389,6 +389,10 @@ static void test_role(void **state)
 	OK(rot->test(&f.ctx, v));
 	OK(rot->undo(&f.ctx, NULL, v, k));
 	no_secret(s);
+	cspf_secret_free(v);
+	free(k);
+	v = NULL;
+	k = NULL;
 	/* A role but no account to assume it in: a clear error. */
 	cJSON_DeleteItemFromObject(f.account, "accountid");
 	assert_int_equal(rot->create(&f.ctx, NULL, &v, &k), CSPF_EINVALID);

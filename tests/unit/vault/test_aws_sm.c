@@ -139,11 +139,14 @@ static void test_missing(void **state)
 
 static void test_rotation(void **state)
 {
-	cspf_secret *a = sec(CANARY1), *b = sec(CANARY2), *c = sec(CANARY3);
+	cspf_secret *a, *b, *c;
 	const char *p = "app/db";
 
 	(void)state;
 	NEED_EMULATOR();
+	a = sec(CANARY1);
+	b = sec(CANARY2);
+	c = sec(CANARY3);
 	/* put: current; put again: the old one becomes previous. */
 	OK(cspf_vault_put(vault, p, a, "AKIAFIRSTKEY00000001"));
 	expect(p, CSPF_VAULT_CURRENT, CANARY1, NULL, "AKIAFIRSTKEY00000001");
@@ -210,11 +213,12 @@ static void test_rotation(void **state)
 
 static void test_stage_new_secret(void **state)
 {
-	cspf_secret *a = sec(CANARY1);
+	cspf_secret *a;
 	const char *p = "fresh/secret";
 
 	(void)state;
 	NEED_EMULATOR();
+	a = sec(CANARY1);
 	/* Staged into a secret that did not exist: pending, not current. */
 	OK(cspf_vault_stage(vault, p, "rot-new-1", a,
 		"AKIANEWKEY0000000001"));
