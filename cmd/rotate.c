@@ -30,6 +30,8 @@
 struct events {
 	pthread_mutex_t lock;
 	bool verbose;
+	bool progress;           /* a line on a TTY, redrawn */
+	size_t started, rotated, failed, due;
 	cspf_audit_log *audit;
 	const char *actor;
 	size_t audit_failures;
@@ -116,6 +118,17 @@ static void on_event(const cspf_rotate_event *ev, void *payload)
 		fprintf(stderr, "cspf rotate: %s: %s %s%s%s\n",
 			ev->item->entity->id, ev->step, ev->outcome,
 			ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+	if (e->progress) {
+		if (!strcmp(ev->step, "claim"))
+			e->started++;
+		else if (!strcmp(ev->step, "promote") &&
+			 !strcmp(ev->outcome, "ok"))
+			e->rotated++;
+		else if (!strcmp(ev->outcome, "failed"))
+			e->failed++;
+		fprintf(stderr, "\rcspf rotate: %zu of %zu due started, %zu rotated, %zu failed ",
+			e->started, e->due, e->rotated, e->failed);
+	}
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -653,7 +666,12 @@ int cmd_rotate(int argc, char **argv)
 		/* Nor a debugger of another user, nor /proc/PID/mem. */
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
+	ev.progress = !ev.verbose && !quiet && !json && isatty(STDERR_FILENO);
+	ev.due = plan->due;
 	r = cspf_rotate_run(plan, reg, &ro);
+	if (ev.progress)
+		fputs("\n", stderr);
+	ev.progress = false;
 	if (r < 0) {
 		cmd_print_error("rotate: ");
 		goto done;
