@@ -11,6 +11,8 @@ SRC=${CSPF_SOURCE_DIR:?the source tree}
 work=$(mktemp -d); echo "work: $work"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# A command that fails outside a check says where, instead of a silent exit.
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND exited $?" >&2' ERR
 NOW=2026-11-23T12:00:00Z
 CANARY=canary-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
@@ -46,7 +48,7 @@ EOF
 			commit -qm "the registry")
 	"$CSPF" vault keygen "$d/cspf-vault/vault.key" > /dev/null
 	"$CSPF" audit keygen --out "$d/cspf-vault/audit.key" \
-		> "$d/cspf-vault/audit.pub" 2> /dev/null
+		> "$d/cspf-vault/audit.pub" 2> "$d/cspf-vault/audit.keygen.err"
 	printf '%s\n' "$CANARY" | "$CSPF" vault put --registry "$d/registry" \
 		--vault local payments/webhook-signing > /dev/null
 	printf '%s-exec\n' "$CANARY" | "$CSPF" vault put --registry "$d/registry" \
@@ -159,7 +161,7 @@ grep -q '^0 rotated, 0 failed' "$d/out.2" || fail "second run rotated again: $(c
 # A hand-edited audit record is caught, and named.
 cp "$d/registry/audit/2026-11.jsonl" "$d/audit.bak" 2> /dev/null ||
 	cp "$d"/registry/audit/*.jsonl "$d/audit.bak"
-f=$(ls "$d"/registry/audit/*.jsonl | head -n 1)
+for f in "$d"/registry/audit/*.jsonl; do break; done
 sed -i '3s/"outcome":"ok"/"outcome":"failed"/' "$f"
 rc=0
 "$CSPF" audit verify "$d/registry" --public-key "$(cat "$d/cspf-vault/audit.pub")" \
@@ -254,7 +256,7 @@ git clone -q "$d/remote.git" "$d/other"
 	git -c user.name=O -c user.email=o@e commit -qm "another change" &&
 	git push -q origin HEAD)
 rotate "$d" --push origin || fail "push: exited $?: $(cat "$d/err.0")"
-(cd "$d/remote.git" && git log --format=%s | head -n 2) > "$d/remote.log"
+(cd "$d/remote.git" && git log -2 --format=%s) > "$d/remote.log"
 grep -q '^rotate: 2 credentials' "$d/remote.log" && grep -q '^another change' "$d/remote.log" ||
 	fail "push: the remote does not have both commits: $(cat "$d/remote.log")"
 (cd "$d/registry" && [ -f teams/README.md ] && git diff --quiet HEAD) ||
