@@ -395,11 +395,45 @@ static int rec_save(struct worker *w)
 	return 0;
 }
 
+/*
+ * "host:pid:start" of process `pid` of this host into out, where start is
+ * its start time in clock ticks since boot (/proc/PID/stat, field 22):
+ * a pid the system reuses gets another start.  Returns the start, 0 when
+ * it cannot be read.
+ */
+static unsigned long long process_id(char out[160], long pid)
+{
+	char host[128] = "localhost", path[64], buf[1024];
+	unsigned long long start = 0;
+	FILE *f;
+	char *p;
+	int field;
+
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r"))) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+		fclose(f);
+		buf[n] = '\0';
+		/* After the command name, which may hold spaces and ")". */
+		if ((p = strrchr(buf, ')'))) {
+			for (field = 2; field < 22 && p; field++)
+				p = strchr(p + 1, ' ');
+			if (p)
+				start = strtoull(p + 1, NULL, 10);
+		}
+	}
+	snprintf(out, 160, "%s:%ld:%llu", host, pid, start);
+	return start;
+}
+
 /* Is this claim held by a live run? */
 static bool claim_live(const struct run *run, const struct rec *r,
 	int64_t now)
 {
-	char host[128];
+	char host[128], other[160];
 	const char *colon;
 	long pid;
 
@@ -416,33 +450,9 @@ static bool claim_live(const struct run *run, const struct rec *r,
 		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
 			return false;
 		/* The same pid, but another process (pid reused). */
-		if (pid > 0 && strcmp(r->owner, run->owner) != 0) {
-			char self[160];
-			FILE *f;
-			char path[64];
-			unsigned long long start = 0;
-
-			snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-			if ((f = fopen(path, "r"))) {
-				char buf[1024];
-				size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-				char *p;
-				int field;
-
-				fclose(f);
-				buf[n] = '\0';
-				if ((p = strrchr(buf, ')'))) {
-					for (field = 2; field < 22 && p; field++)
-						p = strchr(p + 1, ' ');
-					if (p)
-						start = strtoull(p + 1, NULL, 10);
-				}
-				snprintf(self, sizeof(self), "%s:%ld:%llu",
-					host, pid, start);
-				if (start && strcmp(self, r->owner) != 0)
-					return false;
-			}
-		}
+		if (pid > 0 && process_id(other, pid) &&
+		    strcmp(other, r->owner) != 0)
+			return false;
 	}
 	return true;
 }
@@ -1040,32 +1050,6 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void owner_id(char out[160])
-{
-	char host[128] = "localhost", path[64], buf[1024];
-	unsigned long long start = 0;
-	FILE *f;
-	char *p;
-	int field;
-
-	gethostname(host, sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)getpid());
-	if ((f = fopen(path, "r"))) {
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-
-		fclose(f);
-		buf[n] = '\0';
-		if ((p = strrchr(buf, ')'))) {
-			for (field = 2; field < 22 && p; field++)
-				p = strchr(p + 1, ' ');
-			if (p)
-				start = strtoull(p + 1, NULL, 10);
-		}
-	}
-	snprintf(out, 160, "%s:%ld:%llu", host, (long)getpid(), start);
-}
-
 static int run_workers(cspf_rotate_plan *plan, const cspf_registry *reg,
 	const cspf_rotate_options *opts, bool record_pass)
 {
@@ -1087,7 +1071,7 @@ static int run_workers(cspf_rotate_plan *plan, const cspf_registry *reg,
 	run.ttl = opts->claim_ttl ? opts->claim_ttl : DEFAULT_CLAIM_TTL;
 	run.record_pass = record_pass;
 	atomic_init(&run.next, 0);
-	owner_id(run.owner);
+	process_id(run.owner, (long)getpid());
 
 	n = opts->concurrency ? opts->concurrency : DEFAULT_CONCURRENCY;
 	if (n > MAX_WORKERS)
