@@ -550,10 +550,11 @@ static int undo(struct worker *w, const cspf_rotator *rot,
 	return -1;
 }
 
+/* The audit log's step is one word: what failed goes into the detail. */
 #define STEP_FAIL(what) do { \
 	set_message(item, "%s: %s", what, last_error()); \
 	set_state(item, w->rec.step); \
-	emit(w, what, "failed", last_error()); \
+	emit(w, "fail", "failed", item->message); \
 	goto done; \
 } while (0)
 
