@@ -375,10 +375,16 @@ static int v_discard(struct worker *w, const char *rotation_id)
 	return error;
 }
 
-/* Write the record (compare-and-swap on w->tag). */
+/*
+ * Write the record (compare-and-swap on w->tag).  A conflict may be our
+ * own write: one the vault made but whose answer was lost (a 5xx after
+ * the commit, a dropped connection), which the HTTP layer then retried
+ * against the old tag.  The record holds this run's owner and a fresh
+ * "until", so a stored text equal to ours is ours: take its tag.
+ */
 static int rec_save(struct worker *w)
 {
-	char *text, *tag = NULL;
+	char *text, *tag = NULL, *stored = NULL;
 	int error;
 
 	w->rec.until = clock_now(w->run) + w->run->ttl;
@@ -386,10 +392,22 @@ static int rec_save(struct worker *w)
 		return cspf_error_set_oom();
 	error = cspf_vault_record_put(w->vault, w->item->path, text, w->tag,
 		&tag);
+	if (error == CSPF_ECONFLICT &&
+	    cspf_vault_record_get(&stored, &tag, w->vault,
+	    w->item->path) == 0 && strcmp(stored, text) == 0)
+		error = 0;
+	else if (error == CSPF_ECONFLICT)
+		cspf_error_set(CSPF_ECONFLICT, CSPF_ERRCLASS_INVALID,
+			"vault %s: the rotation record of %s changed under "
+			"this run: another run took it over, or something "
+			"else wrote it", w->item->vault, w->item->path);
+	free(stored);
 	free(text);
 	kill_point("vault", NULL);
-	if (error < 0)
+	if (error < 0) {
+		free(tag);
 		return error;
+	}
 	free(w->tag);
 	w->tag = tag;
 	return 0;

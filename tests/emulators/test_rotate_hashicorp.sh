@@ -153,7 +153,21 @@ done
 [ $crashes -ge 20 ] || fail "only $crashes crash points were reached"
 echo "hashicorp crash matrix: $crashes crash points, each finished by the next run"
 
-# 2. The vault goes away mid-run: a clear error, nothing retired, and the
+# 2. Writes that take effect but answer 500 (the answer lost): cspf
+# retries them, and a rotation record that then "changed" is its own
+# write, which it recognises; the run completes.
+d=$T/lost
+setup "$d" lost
+faults "{\"lose_answer_at\": [$(seq -s, 1 2 41)]}"
+rotate "$d" 0 --commit --max-attempts 3 ||
+	fail "lost answers: exited $?: $(cat "$d/out.0" "$d/err.0")"
+lost=$(curl -sS "$VAULT_ADDR/_emulator/stats")
+grep -q '"lose_answer": [1-9]' <<< "$lost" || fail "lost answers: none injected: $lost"
+faults '{}'
+check "$d" lost "after lost answers"
+echo "lost answers: the rotations completed"
+
+# 3. The vault goes away mid-run: a clear error, nothing retired, and the
 # next run (the vault back, its state kept) completes.
 d=$T/away
 setup "$d" away

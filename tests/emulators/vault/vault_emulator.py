@@ -136,12 +136,12 @@ class State:
             raise ValueError("faults must be an object")
         known = {"latency_ms", "fail_at", "fail_status", "fail_every",
                  "throttle_at", "throttle_every", "retry_after_s",
-                 "die_at", "die_after", "fail_path"}
+                 "die_at", "die_after", "fail_path", "lose_answer_at"}
         bad = set(f) - known
         if bad:
             raise ValueError("unknown fault switches: %s" % ", ".join(sorted(bad)))
         f = copy.deepcopy(f)
-        for k in ("fail_at", "throttle_at"):
+        for k in ("fail_at", "throttle_at", "lose_answer_at"):
             f[k] = [int(x) for x in f.get(k) or []]
         for k in ("die_at", "die_after"):
             if f.get(k) is not None:
@@ -151,7 +151,8 @@ class State:
 
     def next_call(self):
         """The fault for the next API call, under the lock: None,
-        ("die",), ("die_after",), ("fail", status) or ("throttle",)."""
+        ("die",), ("die_after",), ("fail", status), ("lose_answer",)
+        or ("throttle",)."""
         self.total += 1
         self.stats["total"] = self.total
         f = self.faults
@@ -163,6 +164,8 @@ class State:
         status = int(f.get("fail_status") or 503)
         if n in f.get("fail_at", ()):
             return ("fail", status)
+        if n in f.get("lose_answer_at", ()):
+            return ("lose_answer",)
         fe = int(f.get("fail_every") or 0)
         if fe > 0 and n % fe == 0:
             return ("fail", status)
@@ -470,6 +473,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.server.die()
             if method != "GET":
                 self.server.save()
+            if action is not None and action[0] == "lose_answer":
+                # The call took effect, but its answer is an error (as
+                # from a storage commit that outlived the request).
+                return self.send(500, {"errors": ["context deadline exceeded"]})
             self.send(status, out)
         except VaultError as e:
             self.send(e.status, e.body)
@@ -663,12 +670,14 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         # One save at a time, in order: a later state never loses to an
         # earlier one written after it.
         with self.save_lock:
+            # Serialised under the state's lock: to_doc() shares the
+            # state's dicts, which other requests change meanwhile.
             with self.state.lock:
-                doc = self.state.to_doc()
+                text = json.dumps(self.state.to_doc())
             tmp = "%s.tmp.%d" % (self.persist, os.getpid())
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
-                json.dump(doc, f)
+                f.write(text)
             os.replace(tmp, self.persist)
 
     def die(self):
