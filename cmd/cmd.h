@@ -22,6 +22,8 @@ void cmd_rotate_help(FILE *f);
 int cmd_vault(int argc, char **argv);
 void cmd_vault_help(FILE *f);
 int cmd_audit(int argc, char **argv);
+int cmd_digest(int argc, char **argv);
+void cmd_digest_help(FILE *f);
 void cmd_inventory_help(FILE *f);
 void cmd_validate_help(FILE *f);
 void cmd_drift_help(FILE *f);

@@ -24,6 +24,7 @@ static const struct command {
 	{ "drift", cmd_drift, cmd_drift_help, "compare the registry with the cloud; the live CSPF checks" },
 	{ "rotate", cmd_rotate, cmd_rotate_help, "rotate the credentials that are due, through their vaults" },
 	{ "vault", cmd_vault, cmd_vault_help, "put a secret into a vault; show a secret's versions; make a key" },
+	{ "digest", cmd_digest, cmd_digest_help, "the fortnightly review digest: tickets for owners, users, managers" },
 	{ "audit", cmd_audit, cmd_audit_help, "verify the signed audit log of rotations; make its key" },
 	{ "schema", cmd_schema, cmd_schema_help, "validate JSON documents against a JSON Schema (2020-12)" },
 	{ "help", cmd_help, NULL, "show help for cspf or one of its commands" },

@@ -44,7 +44,8 @@ char *cspf_ticket_marker_format(const cspf_ticket *t)
 	cspf_buf b = CSPF_BUF_INIT;
 	const char *fields[][2] = {
 		{ "key", t->key },
-		{ "kind", cspf_report_kind_name(t->kind) },
+		{ "kind", t->unattributed ? "unattributed" :
+			cspf_report_kind_name(t->kind) },
 		{ "recipient", t->recipient },
 		{ "team", t->team },
 		{ "period", t->period },
