@@ -131,10 +131,17 @@ static void on_ticket(const cspf_digest_ticket_info *t, void *payload)
 	if (o->shown++ == 0)
 		printf("%-10s %-16s %-40s %7s  %-10s  %s\n", "RESULT", "KIND",
 			"RECIPIENT", "EVENTS", "DUE", "TICKET");
-	printf("%-10s %-16s %-40s %7zu  %.10s  %s%s%s\n",
-		outcome_name(t->outcome), t->kind, t->recipient, t->events,
-		due, t->id ? t->id : "", t->url && t->id ? " " : "",
-		t->url ? t->url : "");
+	{
+		char events[32] = "-";
+
+		if (t->outcome != CSPF_DIGEST_OVERDUE &&
+		    t->outcome != CSPF_DIGEST_ESCALATED)
+			snprintf(events, sizeof(events), "%zu", t->events);
+		printf("%-10s %-16s %-40s %7s  %.10s  %s%s%s\n",
+			outcome_name(t->outcome), t->kind, t->recipient,
+			events, due, t->id ? t->id : "",
+			t->url && t->id ? " " : "", t->url ? t->url : "");
+	}
 	if (t->error)
 		printf("           %s\n", t->error);
 	fflush(stdout);

@@ -278,11 +278,24 @@ static int index_owned(struct dg_index *ix, const cspf_entity *e)
 	o->owner = dg_team_of(ix, e->json);
 	if (!o->owner && o->account)
 		o->owner = o->account->team;
+	if (e->kind == CSPF_KIND_TEAM)
+		o->owner = cspf_map_gets(&ix->teams, e->id);
+	if (e->kind == CSPF_KIND_ACCOUNT)
+		o->account = dg_account_find(ix, str_of(e->json, "accountid"));
+	if (!o->owner && o->account)
+		o->owner = o->account->team;
 	if (put_keyf(ix, &ix->owned, o, "id:%s", e->id) < 0)
 		return -1;
 
 	if (e->kind == CSPF_KIND_CREDENTIALS) {
+		const char *hash = strchr(e->id, '#');
+
 		o->credential = true;
+		/* The file, as the git source names it: its first entry's
+		 * owner. */
+		if (hash && put_keyf(ix, &ix->owned, o, "id:%.*s",
+		    (int)(hash - e->id), e->id) < 0)
+			return -1;
 		identity = cJSON_GetObjectItemCaseSensitive(e->json,
 			"identity");
 		if ((v = str_of(identity, "arn")) &&
@@ -375,8 +388,7 @@ int dg_index_build(struct dg_index *ix, const cspf_registry *reg)
 	}
 	for (i = 0; i < n; i++) {
 		e = cspf_registry_entity(reg, i);
-		if ((e->kind == CSPF_KIND_ASSET ||
-		     e->kind == CSPF_KIND_CREDENTIALS) && index_owned(ix, e) < 0)
+		if (index_owned(ix, e) < 0)
 			return -1;
 	}
 	return 0;

@@ -135,6 +135,7 @@ struct digest {
 	struct pair **pair_list;
 	size_t pair_count, pair_alloc;
 	char tmpdir[256];
+	const char *escalation; /* digest.escalation: events of no account */
 	size_t events_seen;
 	cspf_http_client *http;
 	int error;              /* first fatal error in a callback */
@@ -459,7 +460,7 @@ static struct report *unattributed(struct digest *d, struct dg_account *a)
 			a->team, true);
 	else
 		r = report_get(d, CSPF_REPORT_RESOURCE_ACTIONS,
-			"accounts the registry does not know", NULL, true);
+			d->escalation, NULL, true);
 	if (r)
 		r->account = a;
 	return r;
@@ -728,6 +729,10 @@ static int period_resolve(struct digest *d)
 		d->end = d->start;
 		d->start -= len2;
 	}
+	d->escalation = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cfg, "escalation"));
+	if (!d->escalation)
+		d->escalation = "no account: set digest.escalation";
 	if (cspf_duration_add(&d->due_after, 0, due) < 0 || d->due_after <= 0)
 		return cspf_error_set(CSPF_EINVALID, CSPF_ERRCLASS_INVALID,
 			"cspf.json: digest.due \"%s\" is not a duration (P5D)",
