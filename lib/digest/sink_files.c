@@ -91,9 +91,10 @@ static void ticket_name(char *out, size_t size, const cspf_ticket *t)
 		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '@' ||
 		      *p == '-' || *p == '+'))
 			*p = '_';
-	/* Long recipients (a URL): keep the name short, and unique. */
-	if ((n = strlen(out)) > 96)
-		snprintf(out + 80, size - 80, "-%s", t->key_hash);
+	/* Long recipients (a URL): keep the name short (it is the
+	 * ticket's id, 63 bytes at most), and unique. */
+	if ((n = strlen(out)) > 63)
+		snprintf(out + 46, size - 46, "-%s", t->key_hash);
 }
 
 static int path_of(cspf_buf *b, const struct files *f, const char *label,
@@ -374,8 +375,12 @@ static int files_comment(void *state, const cspf_ticket_ref *ref,
 	int error;
 
 	snprintf(label, sizeof(label), "%.10s", ref->period);
-	if ((error = path_of(&json, f, label, ref->id, ".json")) < 0 ||
-	    (error = read_json(&o, json.ptr)) < 0)
+	if ((error = path_of(&json, f, label, ref->id, ".json")) < 0)
+		goto out;
+	if ((error = read_json(&o, json.ptr)) == CSPF_ENOTFOUND)
+		error = cspf_error_set(CSPF_ENOTFOUND, CSPF_ERRCLASS_INVALID,
+			"sink files: %s is gone", json.ptr);
+	if (error < 0)
 		goto out;
 	cspf_time_format(t, f->now);
 	comments = cJSON_GetObjectItemCaseSensitive(o, "comments");
