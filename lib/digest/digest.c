@@ -151,7 +151,15 @@ static struct report *report_get(struct digest *d, cspf_report_kind kind,
 {
 	struct report *r;
 	cspf_buf key = CSPF_BUF_INIT;
+	char fast[512];
+	int n;
 
+	/* The common case, without an allocation. */
+	n = snprintf(fast, sizeof(fast), "%d\x1f%s",
+		(int)kind + (unattributed ? 100 : 0), recipient);
+	if (n > 0 && (size_t)n < sizeof(fast) &&
+	    (r = cspf_map_get(&d->reports, fast, (size_t)n)))
+		return r;
 	cspf_buf_printf(&key, "%d\x1f%s", (int)kind + (unattributed ? 100 : 0),
 		recipient);
 	if (cspf_buf_oom(&key))
@@ -333,10 +341,19 @@ static int add_group(struct report *r, const char *a, const char *b,
 		b = "(more: see the attachment)";
 		c = "";
 	}
-	cspf_buf_printf(&key, "%s\x1f%s\x1f%s", a, b, c);
+	{
+		char fast[1024];
+		int n = snprintf(fast, sizeof(fast), "%s\x1f%s\x1f%s", a, b, c);
+
+		g = NULL;
+		if (n > 0 && (size_t)n < sizeof(fast))
+			g = cspf_map_get(&r->groups, fast, (size_t)n);
+	}
+	if (!g)
+		cspf_buf_printf(&key, "%s\x1f%s\x1f%s", a, b, c);
 	if (cspf_buf_oom(&key))
 		return cspf_error_set_oom();
-	if (!(g = cspf_map_get(&r->groups, key.ptr, key.size))) {
+	if (!g && !(g = cspf_map_get(&r->groups, key.ptr, key.size))) {
 		if (!(g = calloc(1, sizeof(*g))) || !(g->a = strdup(a)) ||
 		    !(g->b = strdup(b)) || !(g->c = strdup(c)) ||
 		    cspf_map_put(&r->groups, key.ptr, key.size, g) < 0) {
@@ -377,11 +394,17 @@ static int add_to(struct digest *d, struct report *r, const cspf_event *ev,
 		r->first = ev->time;
 	if (ev->time > r->last)
 		r->last = ev->time;
-	n = (size_t)(uintptr_t)cspf_map_gets(&r->actions,
-		ev->action ? ev->action : "?");
-	if (cspf_map_puts(&r->actions, ev->action ? ev->action : "?",
-	    (void *)(uintptr_t)(n + 1)) < 0)
-		return cspf_error_set_oom();
+	{
+		/* A new key is copied; an old one only has its value
+		 * replaced. */
+		const char *act = ev->action ? ev->action : "?";
+		size_t len = strlen(act);
+
+		n = (size_t)(uintptr_t)cspf_map_get(&r->actions, act, len);
+		if (cspf_map_put(&r->actions, act, len,
+		    (void *)(uintptr_t)(n + 1)) < 0)
+			return cspf_error_set_oom();
+	}
 	if (add_group(r, a, b, c, ev->actor, ev->time) < 0)
 		return -1;
 	return add_row(d, r, ev, why);
