@@ -169,13 +169,13 @@ static struct report *report_get(struct digest *d, cspf_report_kind kind,
 		return r;
 	}
 	if (d->count == d->alloc) {
-		size_t n = d->alloc ? 2 * d->alloc : 32;
-		struct report **l = realloc(d->list, n * sizeof(*l));
+		size_t na = d->alloc ? 2 * d->alloc : 32;
+		struct report **l = realloc(d->list, na * sizeof(*l));
 
 		if (!l)
 			goto oom;
 		d->list = l;
-		d->alloc = n;
+		d->alloc = na;
 	}
 	if (!(r = calloc(1, sizeof(*r))) ||
 	    !(r->recipient = strdup(recipient))) {
