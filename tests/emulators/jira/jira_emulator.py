@@ -370,8 +370,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if action is not None and action[0] == "fail":
             return self.send(action[1], {"errorMessages": ["emulator: injected fault"], "errors": {}})
         if action is not None and action[0] == "throttle":
+            # The headers of Jira Data Center's rate limiting.
             return self.send(429, {"errorMessages": ["Rate limit exceeded."], "errors": {}},
-                             {"Retry-After": retry_after, "X-RateLimit-Remaining": "0"})
+                             {"Retry-After": retry_after, "X-RateLimit-Limit": "20",
+                              "X-RateLimit-Remaining": "0", "X-RateLimit-FillRate": "10",
+                              "X-RateLimit-Interval-Seconds": "1"})
         try:
             user = self.authenticate()
             with st.lock:
