@@ -1042,7 +1042,8 @@ static int jira_list(void *state, const char *period,
 {
 	const struct jira *j = state;
 	cspf_map seen = CSPF_MAP_STRINGS_INIT;
-	cspf_buf jql = CSPF_BUF_INIT, what = CSPF_BUF_INIT, label = CSPF_BUF_INIT;
+	cspf_buf jql = CSPF_BUF_INIT, what = CSPF_BUF_INIT;
+	cspf_buf label = CSPF_BUF_INIT;
 	cspf_ticket_ref ref;
 	cJSON *root = NULL;
 	const cJSON *issue, *total;
@@ -1131,7 +1132,8 @@ static int has_comment(bool *out, const struct jira *j, const char *id,
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root,
 		"comments")) {
 		body = cJSON_GetObjectItemCaseSensitive(c, "body");
-		if (cJSON_IsString(body) && strcmp(body->valuestring, text) == 0)
+		if (cJSON_IsString(body) &&
+		    strcmp(body->valuestring, text) == 0)
 			*out = true;
 	}
 done:
