@@ -359,16 +359,19 @@ static int gh_json(cJSON **out, const struct gh_sink *gs,
  */
 static char *link_next(const char *link)
 {
-	const char *p = link, *lt, *gt, *end;
+	const char *p = link, *lt, *gt, *end, *q;
 	size_t n;
 
 	while (p && (lt = strchr(p, '<')) && (gt = strchr(lt, '>'))) {
 		end = strchr(gt, '<');
 		n = end ? (size_t)(end - gt) : strlen(gt);
-		for (const char *q = gt; q + 10 <= gt + n; q++)
-			if (!strncmp(q, "rel=\"next\"", 10) ||
-			    !strncmp(q, "rel=next", 8))
+		for (q = gt; q < gt + n; q++) {
+			size_t left = (size_t)(gt + n - q);
+
+			if ((left >= 10 && !strncmp(q, "rel=\"next\"", 10)) ||
+			    (left >= 8 && !strncmp(q, "rel=next", 8)))
 				return strndup(lt + 1, (size_t)(gt - lt - 1));
+		}
 		p = end;
 	}
 	return NULL;
@@ -759,8 +762,8 @@ static char *compose_body(const cspf_ticket *t, const char *note,
 			marker_span(b.ptr, &ms, &me);
 			m = strndup(b.ptr + ms, me - ms);
 		}
-		n = utf8_cut(b.ptr, GH_BODY_MAX - tail.size - reserve -
-			(m ? strlen(m) + 2 : 0));
+		n = tail.size + reserve + (m ? strlen(m) + 2 : 0);
+		n = n < GH_BODY_MAX ? utf8_cut(b.ptr, GH_BODY_MAX - n) : 0;
 		cspf_buf_truncate(&b, n);
 		cspf_buf_puts(&b, "\n\n_The review is cut here at GitHub's "
 			"limit of 65,536 characters: `cspf digest --sink "
@@ -788,6 +791,8 @@ static char *compose_body(const cspf_ticket *t, const char *note,
 	if (head + csv_len + 1 <= GH_BODY_MAX) {
 		kept = rows;
 		n = csv_len;
+	} else if (head >= GH_BODY_MAX) {
+		kept = n = 0; /* a fence as long as the limit: no CSV */
 	} else {
 		/* The header and the first rows that fit. */
 		room = GH_BODY_MAX - head;
@@ -808,6 +813,13 @@ static char *compose_body(const cspf_ticket *t, const char *note,
 			}
 		}
 	}
+	if (n == 0) {
+		cspf_buf_printf(&b, "\n_The complete CSV has %zu row%s; "
+			"none fit in a GitHub issue (65,536 characters): "
+			"`cspf digest --sink files:DIR` writes it._\n", rows,
+			rows == 1 ? "" : "s");
+		goto out;
+	}
 	if (kept == rows)
 		cspf_buf_printf(&b, "\n<details>\n<summary>All %zu row%s "
 			"(CSV)</summary>\n\n", rows, rows == 1 ? "" : "s");
@@ -825,6 +837,7 @@ static char *compose_body(const cspf_ticket *t, const char *note,
 		cspf_buf_putc(&b, '\n');
 	put_fence(&b, fence);
 	cspf_buf_puts(&b, "\n\n</details>\n");
+out:
 	if (cspf_buf_oom(&b))
 		goto oom;
 	return cspf_buf_detach(&b);

@@ -501,6 +501,22 @@ static void test_create_find(void **state)
 	cJSON_Delete(all);
 	tk_free(&k);
 	tk_free(&other);
+
+	/* Backticks in the CSV: a longer fence, so the block holds. */
+	emu_do("POST", "/_emulator/reset", NULL);
+	tk_make(&k, PERIOD, CSPF_REPORT_USER_ROLES, "x@example.com", 0);
+	free(k.csv);
+	k.csv = strdup("a,b\n1,\"```rm -rf```\"\n");
+	k.t.csv = k.csv;
+	k.t.csv_len = strlen(k.csv);
+	assert_int_equal(cspf_sink_github.create(st, &k.t, &ref), 0);
+	all = issues();
+	body = str_of(cJSON_GetArrayItem(all, 0), "body");
+	assert_non_null(strstr(body, "All 1 row (CSV)"));
+	assert_non_null(strstr(body, "\n````csv\na,b\n1,\"```rm -rf```\"\n"
+		"````\n"));
+	cJSON_Delete(all);
+	tk_free(&k);
 	cspf_sink_github.close(st);
 }
 
