@@ -933,9 +933,10 @@ static int gh_open(void **state, const cspf_sink_config *cfg)
 	cspf_buf_printf(&b, "/repos/%s", project);
 	gs->repo_url = cspf_buf_detach(&b);
 	gs->project = strdup(project);
-	cspf_buf_printf(&b, cfg->name ? "sink %s (github:%s)" :
-		"sink github:%s%s", cfg->name ? cfg->name : project,
-		cfg->name ? project : "");
+	if (cfg->name)
+		cspf_buf_printf(&b, "sink %s (github:%s)", cfg->name, project);
+	else
+		cspf_buf_printf(&b, "sink github:%s", project);
 	gs->who = cspf_buf_detach(&b);
 	if (!gs->repo_url || !gs->project || !gs->who) {
 		rc = cspf_error_set_oom();
