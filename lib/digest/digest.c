@@ -1508,6 +1508,30 @@ static int report_order(const void *pa, const void *pb)
 	return 0;
 }
 
+/*
+ * A team's queue is a place in its own kind of sink ("PAY" in Jira,
+ * "example/platform" on GitHub): it applies when the ticket goes to a
+ * sink of the type of the team's.
+ */
+static const char *queue_for(struct digest *d, const struct dg_team *team,
+	const struct sink *s)
+{
+	const cJSON *cfg;
+	const char *type;
+
+	if (!team || !team->queue || !team->sink)
+		return NULL;
+	cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+		cspf_registry_config(d->reg), "ticket_sinks"), team->sink);
+	type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg,
+		"type"));
+	if (!type)
+		return NULL;
+	if (strcmp(type, "file") == 0)
+		type = "files";
+	return strcmp(type, s->ops->type) == 0 ? team->queue : NULL;
+}
+
 static int one_ticket(struct digest *d, struct sinks *ss, struct report *r)
 {
 	const char *kind = r->unattributed ? "unattributed" :
@@ -1546,6 +1570,7 @@ static int one_ticket(struct digest *d, struct sinks *ss, struct report *r)
 		rendered_dispose(&x);
 		return 0;
 	}
+	x.t.queue = queue_for(d, r->team, s);
 	error = s->ops->find(s->state, &x.t, &ref);
 	if (error == 0) {
 		/* Opened by an earlier run: its dates stay. */
@@ -1559,6 +1584,7 @@ static int one_ticket(struct digest *d, struct sinks *ss, struct report *r)
 	rendered_dispose(&x);
 	if (render(d, &x, r, created, due, false) < 0)
 		return -1;
+	x.t.queue = queue_for(d, r->team, s);
 	if (error == 0) {
 		if ((error = s->ops->update(s->state, &ref, &x.t)) < 0)
 			goto failed;
