@@ -156,8 +156,8 @@ static int record(struct audit_src *s, const char *file, unsigned int lineno,
 	    !outcome) {
 		diag(s, file, lineno, "line %u is not an audit record (it "
 			"needs a \"time\" in RFC 3339, a \"credential\", a "
-			"\"step\" and an \"outcome\"): run `cspf audit verify`; "
-			"it is left out, the rest is read", lineno);
+			"\"step\" and an \"outcome\"): run `cspf audit "
+			"verify`; it is left out, the rest is read", lineno);
 		goto done;
 	}
 	if (t < s->q->start || t >= s->q->end) {
