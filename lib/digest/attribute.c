@@ -304,6 +304,13 @@ static int index_owned(struct dg_index *ix, const cspf_entity *e)
 		if ((v = str_of(identity, "user")) &&
 		    put_keyf(ix, &ix->owned, o, "user:%s:%s", acct, v) < 0)
 			return -1;
+		/* An Entra application: its service principal acts. */
+		if ((v = str_of(identity, "app_id"))) {
+			char *l = pool_lower(ix, v);
+
+			if (!l || put_keyf(ix, &ix->owned, o, "app:%s", l) < 0)
+				return -1;
+		}
 		return 0;
 	}
 	if (e->kind != CSPF_KIND_ASSET)
@@ -576,4 +583,16 @@ struct dg_owned *dg_credential_user(struct dg_index *ix, const char *account,
 
 	return lookupf(ix, buf, sizeof(buf), "user:%s:%s",
 		account ? account : "", name);
+}
+
+struct dg_owned *dg_credential_app(struct dg_index *ix, const char *id)
+{
+	char buf[160], low[128];
+	size_t n;
+
+	if (!id || (n = strlen(id)) >= sizeof(low))
+		return NULL;
+	memcpy(low, id, n + 1);
+	lower_in_place(low);
+	return lookupf(ix, buf, sizeof(buf), "app:%s", low);
 }

@@ -75,4 +75,8 @@ struct dg_owned *dg_target_find(struct dg_index *ix, const char *target,
 struct dg_owned *dg_credential_user(struct dg_index *ix, const char *account,
 	const char *name);
 
+/* The credential whose identity.app_id is `id` (an Entra application
+ * acting through its service principal). */
+struct dg_owned *dg_credential_app(struct dg_index *ix, const char *id);
+
 #endif

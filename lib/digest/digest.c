@@ -514,7 +514,6 @@ static int add_event(const cspf_event *ev, void *payload)
 	char why[64] = "";
 
 	d->events_seen++;
-	d->res->events++;
 	if (d->opts->progress && (d->events_seen & 0xffff) == 0) {
 		cspf_digest_progress p = { "reading", NULL,
 			d->events_seen, 0, 0 };
@@ -559,7 +558,11 @@ static int add_event(const cspf_event *ev, void *payload)
 		actor_ok = who != NULL;
 		break;
 	case CSPF_ACTOR_ROLE:
-		actor_ok = role != NULL;
+		/* An Entra application is a service account. */
+		if (!role && (cred = dg_credential_app(&d->ix, ev->actor)) &&
+		    cred->owner)
+			who = team_recipient(cred->owner);
+		actor_ok = role != NULL || who != NULL;
 		break;
 	case CSPF_ACTOR_SERVICE:
 		actor_ok = true;
@@ -568,6 +571,22 @@ static int add_event(const cspf_event *ev, void *payload)
 		break;
 	}
 
+	/*
+	 * A read-only event the review leaves out still says who took
+	 * which role (sts:AssumeRole is read-only in CloudTrail).
+	 */
+	if (ev->read_only && !d->opts->read_only) {
+		if (ev->assumed_role && person) {
+			struct dg_owned *ar = dg_target_find(&d->ix,
+				ev->assumed_role, ev->account);
+
+			if (ar && ar->role && add_pair(d, ar->entity, ar,
+			    person->email, false, ev->time) < 0)
+				goto fail;
+		}
+		return 0;
+	}
+	d->res->events++;
 	if (target && target->owner) {
 		r = report_get(d, CSPF_REPORT_RESOURCE_ACTIONS,
 			team_recipient(target->owner), target->owner, false);

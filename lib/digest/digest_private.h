@@ -100,7 +100,13 @@ typedef int (*cspf_event_cb)(const cspf_event *ev, void *payload);
 /* What a source is asked for. */
 typedef struct cspf_source_query {
 	int64_t start, end;        /* [start, end) */
-	bool read_only;            /* deliver read-only events as well */
+	/*
+	 * Deliver read-only events as well.  Without it, a source still
+	 * delivers read-only events that set assumed_role (flagged
+	 * read_only): sts:AssumeRole is read-only in CloudTrail, and the
+	 * core counts who took which role from them.
+	 */
+	bool read_only;
 	const char *arg;           /* what follows "name:" in --sources, or NULL */
 	const cspf_registry *registry;
 	const char *registry_dir;  /* the registry's root directory */
