@@ -40,7 +40,8 @@ expected.json repeats them under "choices".
  4. The unattributed ticket's recipient is the account's "escalation"
     value as written (a PagerDuty URL in registry-example: no e-mail is
     given for it); events of accounts the registry does not know make one
-    ticket with recipient null, in the default sink ("jira").
+    ticket to cspf.json's digest.escalation, in the default sink
+    ("jira").
  5. A target's account: the account in its ARN, else the event's
     (S3 and AMI ARNs name none).  Azure: the subscription in the resource
     id.
@@ -415,6 +416,8 @@ class Model:
 
     def __init__(self, reg):
         self.reg = reg
+        self.no_account_recipient = reg["config"].get("digest", {}).get(
+            "escalation", "no account: set digest.escalation")
         self.by_cloud = {a["accountid"].lower(): (aid, a) for aid, a in reg["accounts"].items()}
         self.person_team = {}
         for name, t in reg["teams"].items():
@@ -616,7 +619,8 @@ def expected(model, events):
         in_period += 1
         acc = model.by_cloud.get((ev["account"] or "").lower())
         if not acc:
-            add("unattributed", None, account=None, sink="jira")
+            add("unattributed", model.no_account_recipient, account=None,
+                sink="jira")
             continue
         acc_id, acc_doc = acc
         unattributed = False
