@@ -767,7 +767,9 @@ int cspf_http_run(cspf_http_client *c)
 					c->waiting->ready_ms - now : 1000);
 		if (c->active)
 			curl_multi_poll(c->multi, NULL, 0, timeout, NULL);
-		else if (timeout > 0)
+		else if (c->waiting && timeout > 0)
+			/* Nothing in flight: sleep until the first retry (not
+			 * a whole second after the last request is done). */
 			poll(NULL, 0, timeout);
 	}
 	c->running = false;

@@ -80,17 +80,91 @@ static void ctx_free(struct ctx *c)
 
 /* ---- set-up ---- */
 
+int cspf_inventory_aws_config_read(cspf_inventory_aws_config *out,
+	const cJSON *aws)
+{
+	const cJSON *regions = cJSON_GetObjectItemCaseSensitive(aws, "regions");
+	const char *role = jstr(aws, "inventory_role");
+	const char *part = jstr(aws, "partition");
+	const char *ep = jstr(aws, "endpoint_url");
+	const cJSON *r;
+
+	memset(out, 0, sizeof(*out));
+	if ((role && !(out->role = strdup(role))) ||
+	    !(out->partition = strdup(part ? part : "aws")) ||
+	    (ep && !(out->endpoint = strdup(ep))))
+		return cspf_error_set_oom();
+	out->regions = calloc((size_t)cJSON_GetArraySize(regions) + 1,
+		sizeof(*out->regions));
+	if (!out->regions)
+		return cspf_error_set_oom();
+	cJSON_ArrayForEach(r, regions)
+		if (cJSON_IsString(r) &&
+		    (out->regions[out->nregions] = strdup(r->valuestring)))
+			out->nregions++;
+	if (!out->nregions) {
+		char *region = NULL;
+		if (cspf_aws_region_resolve(&region, NULL) < 0 || !region)
+			region = strdup("us-east-1");
+		cspf_error_clear();
+		if (!region)
+			return cspf_error_set_oom();
+		out->regions[out->nregions++] = region;
+	}
+	return 0;
+}
+
+void cspf_inventory_aws_config_dispose(cspf_inventory_aws_config *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	free(c->role);
+	free(c->partition);
+	free(c->endpoint);
+	for (i = 0; i < c->nregions; i++)
+		free(c->regions[i]);
+	free(c->regions);
+	memset(c, 0, sizeof(*c));
+}
+
+int cspf_inventory_aws_role(char *arn, size_t arn_size, char *session,
+	size_t session_size, const cspf_inventory_aws_config *c,
+	const char *account, const char *purpose)
+{
+	if (!c->role)
+		return CSPF_ENOTFOUND;
+	snprintf(arn, arn_size, "arn:%s:iam::%s:role/%s", c->partition,
+		account, c->role);
+	snprintf(session, session_size, "cspf-%s-%s", purpose, account);
+	return 0;
+}
+
+int cspf_inventory_aws_credentials(cspf_aws_credentials **out,
+	cspf_http_client *http, cspf_aws_credentials *base,
+	const cspf_inventory_aws_config *c, const char *account,
+	const char *purpose)
+{
+	cspf_aws_assume_role_options ro = CSPF_AWS_ASSUME_ROLE_OPTIONS_INIT;
+	char arn[300], session[64];
+
+	*out = NULL;
+	if (cspf_inventory_aws_role(arn, sizeof(arn), session,
+		    sizeof(session), c, account, purpose) < 0) {
+		*out = cspf_aws_credentials_ref(base);
+		return 0;
+	}
+	ro.role_arn = arn;
+	ro.session_name = session;
+	ro.region = c->regions[0];
+	ro.endpoint = c->endpoint;
+	return cspf_aws_assume_role(out, http, base, &ro);
+}
+
 static int aws_setup(void **state, struct inv *inv)
 {
-	const cJSON *conf = inv_provider_config(inv, "aws");
-	const cJSON *regions = cJSON_GetObjectItemCaseSensitive(conf, "regions");
-	const cJSON *role = cJSON_GetObjectItemCaseSensitive(conf,
-		"inventory_role");
-	const cJSON *part = cJSON_GetObjectItemCaseSensitive(conf,
-		"partition");
-	const cJSON *ep = cJSON_GetObjectItemCaseSensitive(conf,
-		"endpoint_url");
-	const cJSON *r;
+	cspf_inventory_aws_config c;
 	struct aws *p = calloc(1, sizeof(*p));
 	int rc;
 
@@ -101,25 +175,15 @@ static int aws_setup(void **state, struct inv *inv)
 	if ((rc = cspf_aws_credentials_resolve(&p->base, inv_http(inv),
 		     NULL)) < 0)
 		return rc;
-	p->role = cJSON_IsString(role) ? strdup(role->valuestring) : NULL;
-	p->partition = strdup(cJSON_IsString(part) ? part->valuestring :
-						     "aws");
-	p->endpoint = cJSON_IsString(ep) ? strdup(ep->valuestring) : NULL;
-	p->regions = calloc((size_t)cJSON_GetArraySize(regions) + 1,
-		sizeof(*p->regions));
-	if (!p->regions || !p->partition)
-		return cspf_error_set_oom();
-	cJSON_ArrayForEach(r, regions)
-		if (cJSON_IsString(r))
-			p->regions[p->nregions++] = strdup(r->valuestring);
-	if (!p->nregions) {
-		char *region = NULL;
-		if (cspf_aws_region_resolve(&region, NULL) < 0 || !region)
-			region = strdup("us-east-1");
-		cspf_error_clear();
-		p->regions[p->nregions++] = region;
-	}
-	return 0;
+	rc = cspf_inventory_aws_config_read(&c, inv_provider_config(inv,
+							"aws"));
+	/* The provider's fields take the strings over. */
+	p->role = c.role;
+	p->partition = c.partition;
+	p->endpoint = c.endpoint;
+	p->regions = c.regions;
+	p->nregions = c.nregions;
+	return rc;
 }
 
 static void aws_teardown(void *state)
@@ -850,13 +914,14 @@ static int aws_start(void *state, struct inv_account *a)
 	    !x->buckets || !x->trails)
 		return cspf_error_set_oom();
 	if (p->role) {
+		cspf_inventory_aws_config c = { p->role, p->partition,
+			p->endpoint, p->regions, p->nregions };
 		cspf_http_request *req = NULL;
 		char arn[300], session[64];
 		int r;
 
-		snprintf(arn, sizeof(arn), "arn:%s:iam::%s:role/%s",
-			p->partition, a->id, p->role);
-		snprintf(session, sizeof(session), "cspf-inventory-%s", a->id);
+		cspf_inventory_aws_role(arn, sizeof(arn), session,
+			sizeof(session), &c, a->id, "inventory");
 		if ((r = cspf_aws_service_new(&x->sts, "sts", p->regions[0],
 			     p->base, p->endpoint)) < 0)
 			return r;

@@ -378,6 +378,85 @@ expect_error TrailNotFoundException "get-trail-status of a shadow trail by name"
 awsq IsLogging --profile scanner cloudtrail get-trail-status --name "arn:aws:cloudtrail:us-east-1:$SANDBOX:trail/org-audit"
 expect_is True "get-trail-status of a shadow trail by ARN"
 
+# LookupEvents: records loaded through the control endpoint, served newest
+# first.  Each CLI run makes at most two calls and waits a second first:
+# the emulator, like AWS, allows 2 LookupEvents calls per second per
+# account and region.
+"$PY" - "$SANDBOX" >"$T/ct_events.json" <<'EOF'
+import json, sys
+acct = sys.argv[1]
+def rec(i, name, ro, day, src="s3.amazonaws.com"):
+    return {"eventVersion": "1.09", "eventID": "e%d" % i,
+            "eventTime": "2026-11-%02dT10:00:00Z" % day,
+            "eventSource": src, "eventName": name, "awsRegion": "eu-west-1",
+            "readOnly": ro, "recipientAccountId": acct,
+            "userIdentity": {"type": "IAMUser", "userName": "alice",
+                             "accountId": acct, "accessKeyId": "AKIAALICE0000000000%d" % i,
+                             "arn": "arn:aws:iam::%s:user/alice" % acct},
+            "resources": [{"ARN": "arn:aws:s3:::bucket-%d" % i, "accountId": acct,
+                           "type": "AWS::S3::Bucket"}]}
+print(json.dumps({"account": acct, "region": "eu-west-1", "events": [
+    rec(1, "PutBucketPolicy", False, 2), rec(2, "GetBucketPolicy", True, 3),
+    rec(3, "PutBucketAcl", False, 4), rec(4, "DeleteBucket", False, 5),
+    rec(5, "CreateBucket", False, 6)]}))
+EOF
+emu POST /_emulator/cloudtrail/events "$(cat "$T/ct_events.json")" >"$OUT"
+if grep -q '"events": 5' "$OUT"; then ok; else bad "POST /_emulator/cloudtrail/events loads 5 events"; fi
+emu POST /_emulator/stats/reset >/dev/null
+CT_PERIOD="--start-time 2026-11-01T00:00:00Z --end-time 2026-11-15T00:00:00Z"
+sleep 1
+awsq 'join(`,`, Events[].EventId)' --profile scanner cloudtrail lookup-events $CT_PERIOD --page-size 3
+expect_is "e5,e4,e3,e2,e1" "cloudtrail lookup-events: newest first, over two pages of 3"
+expect_stat 's["lookup_events"]["'$SANDBOX'/eu-west-1"]["calls"]' 2 "lookup-events: one call per page"
+expect_stat 's["throttled"]' 0 "lookup-events: two calls in a second are not throttled"
+sleep 1
+TZ=UTC awsq 'Events[?EventId==`e4`] | [0].[EventName, ReadOnly, Username, EventSource, AccessKeyId, Resources[0].ResourceType, Resources[0].ResourceName, EventTime]' \
+	--profile scanner cloudtrail lookup-events $CT_PERIOD
+expect_is '["DeleteBucket", "false", "alice", "s3.amazonaws.com", "AKIAALICE00000000004", "AWS::S3::Bucket", "arn:aws:s3:::bucket-4", "2026-11-05T10:00:00+00:00"]' \
+	"lookup-events: the fields of an event (EventTime a timestamp)"
+sleep 1
+awsq 'Events[0].CloudTrailEvent' --profile scanner cloudtrail lookup-events $CT_PERIOD \
+	--lookup-attributes AttributeKey=EventId,AttributeValue=e3
+"$PY" -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); assert r["eventID"]=="e3" and r["eventName"]=="PutBucketAcl" and r["userIdentity"]["type"]=="IAMUser", r' "$OUT" \
+	&& ok || bad "lookup-events: CloudTrailEvent is the whole record as a JSON string"
+sleep 1
+awsq 'join(`,`, Events[].EventId)' --profile scanner cloudtrail lookup-events \
+	--start-time 2026-11-03T10:00:00Z --end-time 2026-11-05T10:00:00Z
+expect_is "e4,e3,e2" "lookup-events: StartTime and EndTime are inclusive"
+sleep 1
+awsq 'join(`,`, Events[].EventId)' --profile scanner cloudtrail lookup-events $CT_PERIOD \
+	--lookup-attributes AttributeKey=ReadOnly,AttributeValue=false
+expect_is "e5,e4,e3,e1" "lookup-events --lookup-attributes ReadOnly=false"
+sleep 1
+awsq 'join(`,`, Events[].EventId)' --profile scanner cloudtrail lookup-events $CT_PERIOD \
+	--page-size 2 --max-items 2
+expect_is "e5,e4" "lookup-events --max-items 2: the first two"
+awsq NextToken --profile scanner cloudtrail lookup-events $CT_PERIOD --page-size 2 --max-items 2
+CT_TOKEN=$(cat "$OUT")
+if [ -n "$CT_TOKEN" ] && [ "$CT_TOKEN" != None ]; then ok; else bad "lookup-events --max-items 2: a NextToken to go on with"; fi
+sleep 1
+awsq 'join(`,`, Events[].EventId)' --profile scanner cloudtrail lookup-events $CT_PERIOD \
+	--page-size 2 --starting-token "$CT_TOKEN"
+expect_is "e3,e2,e1" "lookup-events --starting-token: the rest"
+sleep 1
+aws --profile scanner cloudtrail lookup-events --lookup-attributes AttributeKey=ReadOnly,AttributeValue=false \
+	AttributeKey=EventName,AttributeValue=CreateBucket
+expect_error InvalidLookupAttributesException "lookup-events with two lookup attributes"
+aws --profile scanner cloudtrail lookup-events --start-time 2026-11-15T00:00:00Z --end-time 2026-11-01T00:00:00Z
+expect_error InvalidTimeRangeException "lookup-events with the start after the end"
+aws --profile scanner cloudtrail lookup-events --page-size 51
+expect_error InvalidMaxResultsException "lookup-events --page-size 51 (MaxResults past 50)"
+sleep 1
+awsq 'length(Events)' --profile scanner --region us-east-1 cloudtrail lookup-events $CT_PERIOD
+expect_is 0 "lookup-events in another region: its own events (none)"
+# Past 2 calls per second: ThrottlingException (400), which a client
+# without retries sees.
+sleep 1
+emu POST /_emulator/stats/reset >/dev/null
+AWS_MAX_ATTEMPTS=1 aws --profile scanner cloudtrail lookup-events $CT_PERIOD --page-size 1
+expect_error ThrottlingException "lookup-events, page after page without a pause: throttled past 2 calls/s"
+expect_stat 's["lookup_events"]["'$SANDBOX'/eu-west-1"]["throttled"]' 1 "stats count the throttled lookup"
+
 # ==================================================== signatures and tokens
 emu POST /_emulator/stats/reset >/dev/null
 aws --profile wrongsecret sts get-caller-identity

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "aws.h"
 #include "common.h"
 #include "http.h"
 #include "json.h"
@@ -108,6 +109,47 @@ int cspf_inventory_aws_offline(FILE *out, const cspf_registry *reg,
  */
 int cspf_inventory_azure_offline(FILE *out, const cspf_registry *reg,
 	const cJSON *graph_output, int64_t now);
+
+/*
+ * How cspf reaches AWS accounts, from cspf.json's providers.aws: the
+ * inventory, and the digest's CloudTrail source, which reads the same
+ * accounts the same way.
+ */
+typedef struct cspf_inventory_aws_config {
+	char *role;      /* inventory_role, or NULL: the base credentials */
+	char *partition; /* partition, else "aws" */
+	char *endpoint;  /* endpoint_url, or NULL */
+	char **regions;  /* regions; else the CLI's region; else us-east-1 */
+	size_t nregions; /* at least 1 */
+} cspf_inventory_aws_config;
+
+/*
+ * Read providers.aws (`aws` may be NULL: the defaults).  Free with
+ * cspf_inventory_aws_config_dispose(), also after a failure.
+ */
+int cspf_inventory_aws_config_read(cspf_inventory_aws_config *out,
+	const cJSON *aws);
+void cspf_inventory_aws_config_dispose(cspf_inventory_aws_config *c);
+
+/*
+ * The ARN of the inventory role in `account` ("arn:aws:iam::ID:role/R")
+ * and the session name ("cspf-<purpose>-ID") into the buffers.  Returns
+ * CSPF_ENOTFOUND when no inventory_role is set.
+ */
+int cspf_inventory_aws_role(char *arn, size_t arn_size, char *session,
+	size_t session_size, const cspf_inventory_aws_config *c,
+	const char *account, const char *purpose);
+
+/*
+ * The credentials to read `account` with: `base` (another reference)
+ * when no inventory_role is set, else the inventory role assumed there
+ * with `base` (blocking; renewed as they expire).  Free with
+ * cspf_aws_credentials_free().
+ */
+int cspf_inventory_aws_credentials(cspf_aws_credentials **out,
+	cspf_http_client *http, cspf_aws_credentials *base,
+	const cspf_inventory_aws_config *c, const char *account,
+	const char *purpose);
 
 #ifdef __cplusplus
 }

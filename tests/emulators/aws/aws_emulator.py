@@ -45,6 +45,12 @@ STS_VERSION = "2011-06-15"
 MAX_SKEW = 15 * 60
 REPORT_TTL = 4 * 3600
 MAX_BODY = 1 << 20
+LOOKUP_RATE = 2      # LookupEvents calls per second per account and region
+LOOKUP_KEEP = 10000  # arrivals kept per account and region for the stats
+LOOKUP_MAX_RESULTS = 50
+CT_LOOKUP_KEYS = ("EventId", "EventName", "ReadOnly", "Username",
+                  "ResourceType", "ResourceName", "EventSource",
+                  "AccessKeyId")
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
@@ -232,6 +238,16 @@ class Account:
         self.roles_by_name = {r.name: r for r in self.roles}
         self.buckets = d.setdefault("buckets", [])
         self.trails = d.setdefault("trails", [])
+        ct = d.get("cloudtrail_events") or {}
+        if not isinstance(ct, dict):
+            raise ValueError("account %s: cloudtrail_events must map "
+                             "regions to lists of records" % acct_id)
+        for region, recs in ct.items():
+            if not isinstance(recs, list):
+                raise ValueError("account %s: cloudtrail_events.%s must be "
+                                 "a list" % (acct_id, region))
+            for rec in recs:
+                ct_check_record(rec)
         # access key id -> (User or None for root, key dict)
         self.keys = {}
         for u in self.users:
@@ -495,6 +511,56 @@ class Faults:
             return n, None
 
 
+class LookupLimiter:
+    """LookupEvents' documented limit: 2 calls per second per account and
+    region.  A call is refused (ThrottlingException) when two calls were
+    accepted in the second before it; refused calls do not count against
+    the limit.  Every call's arrival is kept (the last LOOKUP_KEEP per
+    account and region) for the stats: the highest number of calls that
+    arrived within one second, refused ones included, is what a client
+    that keeps to the limit must hold at 2."""
+
+    def __init__(self, rate=2):
+        self.lock = threading.Lock()
+        self.rate = rate
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.accepted = {}  # "ACCT/REGION" -> [monotonic times]
+            self.arrived = {}
+            self.refused = {}
+
+    def admit(self, key):
+        now = time.monotonic()
+        with self.lock:
+            arr = self.arrived.setdefault(key, [])
+            arr.append(now)
+            del arr[:-LOOKUP_KEEP]
+            acc = [t for t in self.accepted.get(key, []) if now - t < 1.0]
+            if self.rate and len(acc) >= self.rate:
+                self.accepted[key] = acc
+                self.refused[key] = self.refused.get(key, 0) + 1
+                return False
+            acc.append(now)
+            self.accepted[key] = acc
+            return True
+
+    def snapshot(self):
+        out = {}
+        with self.lock:
+            for key, arr in self.arrived.items():
+                peak, j = 0, 0
+                for i, t in enumerate(arr):
+                    while t - arr[j] >= 1.0:
+                        j += 1
+                    peak = max(peak, i - j + 1)
+                out[key] = {"calls": len(arr),
+                            "throttled": self.refused.get(key, 0),
+                            "max_per_second": peak}
+        return out
+
+
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
@@ -616,6 +682,7 @@ class Emulator:
         self.world = World(state, master_key)
         self.faults = Faults(state.get("faults") or {})
         self.stats = Stats()
+        self.lookup = LookupLimiter(LOOKUP_RATE)
         self.verbose = verbose
         self.log_lock = threading.Lock()
         self.log = open(log_path, "a", buffering=1) if log_path else None
@@ -2020,7 +2087,187 @@ def ct_list_trails(emu, r, body):
                        for t in acct.trails]}
 
 
+# LookupEvents serves the records of the state's
+# accounts.ACCT.cloudtrail_events.REGION (full CloudTrail records, as in
+# the trail's files), newest first, as AWS documents the call: StartTime
+# and EndTime inclusive (epoch seconds, or ISO text), one LookupAttribute,
+# MaxResults 1..50 (default 50), a NextToken bound to the parameters it
+# came with.
+
+def ct_events(acct, region):
+    return ((acct.d.get("cloudtrail_events") or {}).get(region)) or []
+
+
+def ct_check_record(rec):
+    if not isinstance(rec, dict):
+        raise ValueError("a CloudTrail event must be a JSON object")
+    if parse_time(rec.get("eventTime")) is None:
+        raise ValueError("event %s: eventTime is not an ISO time"
+                         % rec.get("eventID"))
+
+
+def ct_load_events(emu, req):
+    """POST /_emulator/cloudtrail/events {"account", "region", "events":
+    [records], "replace": false}: adds (or replaces) an account's events
+    in a region.  Returns how many the region holds."""
+    acct_id, region = req["account"], req["region"]
+    events = req["events"]
+    if not isinstance(events, list):
+        raise ValueError("events must be a list of CloudTrail records")
+    for rec in events:
+        ct_check_record(rec)
+    with emu.world.lock:
+        acct = emu.world.account(acct_id)
+        if not acct.in_state:
+            emu.world.state.setdefault("accounts", {})[acct_id] = acct.d
+            acct.in_state = True
+        by_region = acct.d.setdefault("cloudtrail_events", {})
+        have = [] if req.get("replace") else by_region.get(region) or []
+        by_region[region] = have + events
+        return len(by_region[region])
+
+
+def ct_lookup_username(ui):
+    """The Username LookupEvents shows: the user, the session name of an
+    assumed role, "root"."""
+    kind = ui.get("type")
+    if ui.get("userName"):
+        return ui["userName"]
+    if kind == "Root":
+        return "root"
+    if kind in ("AssumedRole", "FederatedUser") and ui.get("arn"):
+        return ui["arn"].rsplit("/", 1)[-1]
+    return ui.get("invokedBy") or ui.get("principalId")
+
+
+def ct_lookup_event(rec):
+    ui = rec.get("userIdentity") or {}
+    out = {
+        "EventId": rec.get("eventID"),
+        "EventName": rec.get("eventName"),
+        "ReadOnly": "true" if rec.get("readOnly") else "false",
+        "AccessKeyId": ui.get("accessKeyId"),
+        "EventTime": parse_time(rec.get("eventTime")),
+        "EventSource": rec.get("eventSource"),
+        "Username": ct_lookup_username(ui),
+        "Resources": [{"ResourceType": r.get("type"),
+                       "ResourceName": r.get("ARN")}
+                      for r in rec.get("resources") or []
+                      if isinstance(r, dict)],
+        "CloudTrailEvent": json.dumps(rec, separators=(",", ":")),
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def ct_lookup_matches(rec, key, value):
+    if key is None:
+        return True
+    ui = rec.get("userIdentity") or {}
+    if key == "EventId":
+        return rec.get("eventID") == value
+    if key == "EventName":
+        return rec.get("eventName") == value
+    if key == "ReadOnly":
+        return ("true" if rec.get("readOnly") else "false") == value
+    if key == "Username":
+        return ct_lookup_username(ui) == value
+    if key == "EventSource":
+        return rec.get("eventSource") == value
+    if key == "AccessKeyId":
+        return ui.get("accessKeyId") == value
+    res = [r for r in rec.get("resources") or [] if isinstance(r, dict)]
+    if key == "ResourceType":
+        return any(r.get("type") == value for r in res)
+    return any(r.get("ARN") == value for r in res)  # ResourceName
+
+
+def ct_time_param(body, name):
+    v = body.get(name)
+    if v is None:
+        return None
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    t = parse_time(v) if isinstance(v, str) else None
+    if t is None:
+        raise ApiError("SerializationException", "%s is not a timestamp"
+                       % name, 400)
+    return t
+
+
+def ct_lookup_events(emu, r, body):
+    key = "%s/%s" % (r.account.id, r.region)
+    if not emu.lookup.admit(key):
+        emu.stats.bump("throttled")
+        raise throttle_error("cloudtrail")
+    if r.account.d.get("cloudtrail_denied"):
+        raise ApiError("AccessDeniedException", "User: %s is not authorized "
+                       "to perform: cloudtrail:LookupEvents because no "
+                       "identity-based policy allows the "
+                       "cloudtrail:LookupEvents action" % r.principal.arn,
+                       400)
+    attrs = body.get("LookupAttributes") or []
+    if not isinstance(attrs, list) or len(attrs) > 1:
+        raise ApiError("InvalidLookupAttributesException", "You cannot "
+                       "specify more than one lookup attribute.", 400)
+    akey = avalue = None
+    if attrs:
+        a = attrs[0] if isinstance(attrs[0], dict) else {}
+        akey, avalue = a.get("AttributeKey"), a.get("AttributeValue")
+        if akey not in CT_LOOKUP_KEYS or not isinstance(avalue, str) or \
+                not avalue:
+            raise ApiError("InvalidLookupAttributesException", "Lookup "
+                           "attribute key %s is not valid, or its value "
+                           "is empty." % akey, 400)
+    n = body.get("MaxResults", LOOKUP_MAX_RESULTS)
+    if not isinstance(n, int) or isinstance(n, bool) or \
+            not 1 <= n <= LOOKUP_MAX_RESULTS:
+        raise ApiError("InvalidMaxResultsException", "MaxResults must be "
+                       "between 1 and 50.", 400)
+    start = ct_time_param(body, "StartTime")
+    end = ct_time_param(body, "EndTime")
+    now = Clock.now()
+    if start is None:
+        start = now - 90 * 86400
+    if end is None:
+        end = now
+    if start > end:
+        raise ApiError("InvalidTimeRangeException", "Start time must be "
+                       "before end time.", 400)
+    if body.get("EventCategory") not in (None, "insight"):
+        raise ApiError("InvalidEventCategoryException", "EventCategory "
+                       "must be insight.", 400)
+    # A token is bound to the query it continues, as AWS's are.
+    bound = hashlib.sha256(json.dumps(
+        [key, start, end, akey, avalue, body.get("EventCategory")]
+    ).encode()).hexdigest()[:16]
+    offset = 0
+    token = body.get("NextToken")
+    if token is not None:
+        try:
+            d = json.loads(base64.b64decode(token, validate=True))
+            offset, ok = int(d["o"]), d["q"] == bound
+        except (ValueError, TypeError, KeyError):
+            ok = False
+        if not ok or offset < 0:
+            raise ApiError("InvalidNextTokenException", "Invalid "
+                           "NextToken.", 400)
+    if body.get("EventCategory") == "insight":
+        events = []
+    else:
+        events = [e for e in ct_events(r.account, r.region)
+                  if start <= parse_time(e.get("eventTime")) <= end
+                  and ct_lookup_matches(e, akey, avalue)]
+    events.sort(key=lambda e: parse_time(e.get("eventTime")), reverse=True)
+    page = events[offset:offset + n]
+    out = {"Events": [ct_lookup_event(e) for e in page]}
+    if offset + n < len(events):
+        out["NextToken"] = base64.b64encode(json.dumps(
+            {"o": offset + n, "q": bound}).encode()).decode()
+    return out
+
+
 CT_ACTIONS = {
+    "LookupEvents": ct_lookup_events,
     "DescribeTrails": ct_describe_trails,
     "GetTrailStatus": ct_get_trail_status,
     "ListTrails": ct_list_trails,
@@ -2559,15 +2806,24 @@ def _control(self, method, raw_path, raw_query):
     if path == "stats":
         if method == "GET":
             d = emu.stats.snapshot()
+            d["lookup_events"] = emu.lookup.snapshot()
             d["call_counter"] = emu.faults.counter
             d["pid"] = os.getpid()
             return self.write_json(200, d)
         if method in ("POST", "DELETE"):
             emu.stats.reset()
+            emu.lookup.reset()
             return self.write_json(200, {"ok": True})
     if path == "stats/reset" and method == "POST":
         emu.stats.reset()
+        emu.lookup.reset()
         return self.write_json(200, {"ok": True})
+    if path == "cloudtrail/events" and method == "POST":
+        try:
+            n = ct_load_events(emu, req)
+        except (KeyError, TypeError, ValueError) as e:
+            return self.write_json(400, {"error": str(e)})
+        return self.write_json(200, {"ok": True, "events": n})
     if path == "faults":
         if method == "GET":
             return self.write_json(200, emu.faults.cfg)
