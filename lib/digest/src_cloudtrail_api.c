@@ -253,8 +253,19 @@ struct stream {
 	char *token;                /* NextToken of the next page, or NULL */
 	double next_at;             /* monotonic: its next call, not before */
 	size_t pages;
+	/*
+	 * Without read-only events: first ReadOnly=false, then each
+	 * role-assumption call by its name (read-only in CloudTrail, but
+	 * the digest counts who took which role from them).
+	 */
+	unsigned int phase;
 	bool busy, done;
 };
+
+static const char *const assume_names[] = {
+	"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity",
+};
+#define PHASES (1 + sizeof(assume_names) / sizeof(assume_names[0]))
 
 struct run {
 	const cspf_source_query *q;
@@ -378,8 +389,13 @@ static void one_event(struct run *run, struct stream *st, const cJSON *item,
 		ev.account = st->acct->id;
 	if (!ev.region)
 		ev.region = st->region;
+	/* A role assumption the ReadOnly=false phase delivered already. */
+	if (st->phase > 0 && !ev.read_only) {
+		cJSON_Delete(rec);
+		return;
+	}
 	if (ev.time < run->q->start || ev.time >= run->q->end ||
-	    (ev.read_only && !run->q->read_only)) {
+	    (ev.read_only && !run->q->read_only && !ev.assumed_role)) {
 		run->stats->skipped++;
 		cJSON_Delete(rec);
 		return;
@@ -432,6 +448,8 @@ static void on_page(cspf_http_request *req, cspf_http_response *resp,
 	if (cJSON_IsString(next) && next->valuestring[0]) {
 		if (!(st->token = strdup(next->valuestring)))
 			stream_failed(st, "out of memory");
+	} else if (!run->q->read_only && st->phase + 1 < PHASES) {
+		st->phase++;
 	} else {
 		st->done = true;
 		st->acct->ok++;
@@ -451,13 +469,16 @@ static char *lookup_body(const struct run *run, const struct stream *st)
 	    !cJSON_AddNumberToObject(b, "EndTime", (double)run->q->end) ||
 	    !cJSON_AddNumberToObject(b, "MaxResults", LOOKUP_PAGE))
 		goto out;
-	/* One lookup attribute at most: the read-only filter, when wanted. */
+	/* One lookup attribute at most: the read-only filter, when wanted,
+	 * then the role assumptions by name. */
 	if (!run->q->read_only) {
 		if (!(attrs = cJSON_AddArrayToObject(b, "LookupAttributes")) ||
 		    !(a = cJSON_CreateObject()) ||
 		    !cJSON_AddItemToArray(attrs, a) ||
-		    !cJSON_AddStringToObject(a, "AttributeKey", "ReadOnly") ||
-		    !cJSON_AddStringToObject(a, "AttributeValue", "false"))
+		    !cJSON_AddStringToObject(a, "AttributeKey", st->phase ?
+		    "EventName" : "ReadOnly") ||
+		    !cJSON_AddStringToObject(a, "AttributeValue", st->phase ?
+		    assume_names[st->phase - 1] : "false"))
 			goto out;
 	}
 	if (st->token && !cJSON_AddStringToObject(b, "NextToken", st->token))
