@@ -1284,7 +1284,10 @@ static int step(struct ct *c)
 			return CT_NEED;
 		switch (c->state) {
 		case ST_BEGIN:
-			if (end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) {
+			if (end - p < 3 &&
+				!memcmp(p, "\xEF\xBB\xBF", (size_t)(end - p)))
+				return CT_NEED; /* a byte-order mark, maybe */
+			if (!memcmp(p, "\xEF\xBB\xBF", 3)) {
 				c->pos += 3;
 				continue;
 			}

@@ -221,7 +221,7 @@ static void rec(cspf_buf *b, const char *id, const char *time,
 {
 	size_t n = b->size;
 
-	while (n && strchr(" \n", b->ptr[n - 1]))
+	while (n && strchr(" \r\n", b->ptr[n - 1]))
 		n--;
 	cspf_buf_printf(b, "%s{\"eventVersion\":\"1.09\",\"eventTime\":\"%s\","
 		"\"eventSource\":\"%s\",\"eventName\":\"%s\","
@@ -794,6 +794,68 @@ static void test_broken_json(void **state)
 	run_free(&r);
 }
 
+/*
+ * Line and column (in characters) of damage far into a file, after the
+ * buffer has let go of what came before many times: one long line with
+ * non-ASCII text (gzip'd), and one record a line (plain).
+ */
+static void check_position(const char *dir, const char *name, bool gz,
+	const char *sep)
+{
+	cspf_buf b = CSPF_BUF_INIT;
+	struct run r;
+	const char *bad = "\"eventName\" \"x\"", *err, *p, *line;
+	unsigned int want_line = 1, want_col = 1;
+	char id[32];
+	int i;
+
+	memset(&r, 0, sizeof(r));
+	cspf_buf_printf(&b, "{\"Records\":[%s", sep);
+	for (i = 0; i < 4000; i++) {
+		snprintf(id, sizeof(id), "p%d", i);
+		if (i)
+			cspf_buf_printf(&b, ",%s", sep);
+		rec(&b, id, T, "s3.amazonaws.com", "PutObject",
+			",\"userAgent\":\"Jos\xC3\xA9's caf\xC3\xA9 \xE2\x82\xAC"
+			"\xF0\x9F\x98\x80 aws-cli/2.15.10 Python/3.11.6 Linux/"
+			"6.5.0-14-generic exe/x86_64.ubuntu.22 prompt/off\"");
+	}
+	cspf_buf_printf(&b, ",%s{\"eventTime\":\"" T "\",\"userAgent\":"
+		"\"na\xC3\xAFve\", %s}%s]}", sep, bad, sep);
+	if (gz)
+		write_gz(dir, name, b.ptr);
+	else
+		write_text(dir, name, b.ptr);
+	err = strstr(b.ptr, bad) + strlen("\"eventName\" ");
+	for (p = line = b.ptr; p < err; p++) {
+		if (*p == '\n') {
+			want_line++;
+			line = p + 1;
+		}
+	}
+	for (p = line; p < err; p++)
+		want_col += ((unsigned char)*p & 0xC0) != 0x80;
+
+	run_all(&r, dir);
+	dump_diags(&r);
+	assert_int_equal(r.got.n, 4000);
+	assert_int_equal(r.diags.count, 1);
+	assert_str(r.diags.items[0].pointer, "/Records/4000");
+	assert_int_equal(r.diags.items[0].line, want_line);
+	assert_int_equal(r.diags.items[0].column, want_col);
+	assert_true(want_col > 20 && (gz ? want_col > 500000 : true));
+	cspf_buf_dispose(&b);
+	run_free(&r);
+}
+
+static void test_positions(void **state)
+{
+	(void)state;
+	check_position(new_dir(), "one-line.json.gz", true, "");
+	check_position(new_dir(), "lines.json", false, "\n");
+	check_position(new_dir(), "crlf.json", false, "\r\n");
+}
+
 static void test_bad_records(void **state)
 {
 	cspf_buf b = CSPF_BUF_INIT;
@@ -1077,6 +1139,7 @@ int main(void)
 		cmocka_unit_test(test_gzip_members_split),
 		cmocka_unit_test(test_truncated_gzip),
 		cmocka_unit_test(test_broken_json),
+		cmocka_unit_test(test_positions),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_findings_capped),
 		cmocka_unit_test(test_not_cloudtrail),
