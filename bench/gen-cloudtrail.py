@@ -12,7 +12,8 @@ CloudTrail lays them out:
         ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_XXXXXXXXXXXXXXXX.json.gz
 
 each file one line of compact JSON, {"Records":[...]}.  A record is what
-CloudTrail writes for the call it stands for (1 to 1.5 KB): userIdentity
+CloudTrail writes for the call it stands for (0.9 to 2.3 KB, 1.56 KB on
+average): userIdentity
 with sessionContext, requestParameters, responseElements, resources,
 tlsDetails, a browser's or an SDK's userAgent.  The mix: S3 object reads
 and writes by application roles, EC2/IAM/RDS/KMS/Secrets Manager calls by
@@ -222,15 +223,19 @@ class Gen:
             }
             if name == "PutObject":
                 params["x-amz-server-side-encryption"] = "aws:kms"
-            return ("s3.amazonaws.com", name, name[0] in "GH", params,
-                    None if name != "PutObject" else {
-                "x-amz-server-side-encryption": "aws:kms",
-                "x-amz-server-side-encryption-aws-kms-key-id":
-                "arn:aws:kms:%s:%s:key/%s" % (region, account, self.uuid()),
-            }, [{"type": "AWS::S3::Object",
-                 "ARN": "arn:aws:s3:::%s/%s" % (bucket, key)},
-                {"accountId": account, "type": "AWS::S3::Bucket",
-                 "ARN": "arn:aws:s3:::%s" % bucket}], False)
+            resp = None
+            if name == "PutObject":
+                resp = {
+                    "x-amz-server-side-encryption": "aws:kms",
+                    "x-amz-server-side-encryption-aws-kms-key-id":
+                    "arn:aws:kms:%s:%s:key/%s" % (region, account,
+                                                  self.uuid()),
+                }
+            return ("s3.amazonaws.com", name, name[0] in "GH", params, resp,
+                    [{"type": "AWS::S3::Object",
+                      "ARN": "arn:aws:s3:::%s/%s" % (bucket, key)},
+                     {"accountId": account, "type": "AWS::S3::Bucket",
+                      "ARN": "arn:aws:s3:::%s" % bucket}], False)
         if x < 0.45:
             iid = "i-" + self.hexid(17)
             return ("ec2.amazonaws.com", "DescribeInstances", True, {
