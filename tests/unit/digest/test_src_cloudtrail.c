@@ -149,7 +149,7 @@ static const char *new_dir(void)
 
 static void mkdirs(const char *path)
 {
-	char tmp[512];
+	char tmp[1024];
 	char *p;
 
 	snprintf(tmp, sizeof(tmp), "%s", path);
