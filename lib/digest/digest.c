@@ -106,6 +106,7 @@ struct report {
 	cspf_buf csv;
 	char *spill;            /* path of the spilled rows, or NULL */
 	size_t rows;
+	size_t index;           /* in creation order: the spill's name */
 };
 
 struct pair {
@@ -193,6 +194,7 @@ static struct report *report_get(struct digest *d, cspf_report_kind kind,
 		free(r);
 		goto oom;
 	}
+	r->index = d->count;
 	d->list[d->count++] = r;
 	cspf_buf_dispose(&key);
 	return r;
@@ -267,7 +269,7 @@ static int spill(struct digest *d, struct report *r)
 	if (!r->spill) {
 		cspf_buf path = CSPF_BUF_INIT;
 
-		cspf_buf_printf(&path, "%s/%zu.csv", d->tmpdir, d->count);
+		cspf_buf_printf(&path, "%s/%zu.csv", d->tmpdir, r->index);
 		if (cspf_buf_oom(&path))
 			return cspf_error_set_oom();
 		r->spill = cspf_buf_detach(&path);
@@ -961,7 +963,7 @@ static bool pair_kind(cspf_report_kind k)
 }
 
 static int render(struct digest *d, struct rendered *x, struct report *r,
-	int64_t created, int64_t due, bool dry_run)
+	int64_t created, int64_t due, bool dry_run, bool csv_file)
 {
 	cspf_buf b = CSPF_BUF_INIT, j = CSPF_BUF_INIT;
 	const char *kname = cspf_report_kind_name(r->kind);
@@ -1210,6 +1212,11 @@ static int render(struct digest *d, struct rendered *x, struct report *r,
 				goto oom;
 			x->csv_len = b.size;
 			x->csv = cspf_buf_detach(&b);
+		} else if (csv_file) {
+			/* The sink copies it from the file. */
+			if (spill(d, r) < 0)
+				goto out;
+			x->t.csv_path = r->spill;
 		} else if (read_spill(x, r) < 0) {
 			goto out;
 		}
@@ -1564,7 +1571,7 @@ static int one_ticket(struct digest *d, struct sinks *ss, struct report *r)
 
 	memset(&ref, 0, sizeof(ref));
 	d->res->tickets++;
-	if (render(d, &x, r, created, due, true) < 0)
+	if (render(d, &x, r, created, due, true, false) < 0)
 		return -1;
 	if (!spec) {
 		d->res->failed++;
@@ -1601,7 +1608,8 @@ static int one_ticket(struct digest *d, struct sinks *ss, struct report *r)
 		goto failed;
 	}
 	rendered_dispose(&x);
-	if (render(d, &x, r, created, due, false) < 0)
+	if (render(d, &x, r, created, due, false,
+	    s->ops == &cspf_sink_files) < 0)
 		return -1;
 	x.t.queue = queue_for(d, r->team, s);
 	if (error == 0) {

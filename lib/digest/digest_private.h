@@ -201,6 +201,12 @@ typedef struct cspf_ticket {
 	const char *json;          /* the ticket as a JSON document */
 	const char *csv;           /* the complete attachment */
 	size_t csv_len;
+	/*
+	 * The same in a file, for a sink that can take it from there
+	 * (files: memory then does not grow with a ticket's events).  When
+	 * it is set, csv is NULL for the files sink.
+	 */
+	const char *csv_path;
 	bool unattributed;         /* to an escalation contact: what could not
 				    * be attributed */
 } cspf_ticket;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -194,6 +195,58 @@ out:
 	return error;
 }
 
+/*
+ * `to` becomes a copy of `from`, atomically (temporary file beside it,
+ * fsync, rename): a rename would not cross file systems.
+ */
+static int copy_file(const char *to, const char *from)
+{
+	cspf_buf tmp = CSPF_BUF_INIT;
+	char chunk[65536];
+	FILE *in, *out = NULL;
+	size_t n;
+	int error = -1;
+
+	if (!(in = fopen(from, "rb")))
+		return cspf_error_set_os("sink files: reading %s", from);
+	cspf_buf_printf(&tmp, "%s.tmp.%ld", to, (long)getpid());
+	if (cspf_buf_oom(&tmp)) {
+		error = cspf_error_set_oom();
+		goto out;
+	}
+	if (!(out = fopen(tmp.ptr, "wb"))) {
+		error = cspf_error_set_os("sink files: writing %s", tmp.ptr);
+		goto out;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		if (fwrite(chunk, 1, n, out) != n)
+			break;
+	if (ferror(in) || ferror(out) || fflush(out) != 0 ||
+	    fsync(fileno(out)) < 0) {
+		error = cspf_error_set_os("sink files: writing %s", to);
+		goto out;
+	}
+	if (fclose(out) != 0) {
+		out = NULL;
+		error = cspf_error_set_os("sink files: writing %s", to);
+		goto out;
+	}
+	out = NULL;
+	if (rename(tmp.ptr, to) < 0) {
+		error = cspf_error_set_os("sink files: writing %s", to);
+		goto out;
+	}
+	error = 0;
+out:
+	if (out)
+		fclose(out);
+	if (error < 0 && tmp.size)
+		unlink(tmp.ptr);
+	fclose(in);
+	cspf_buf_dispose(&tmp);
+	return error;
+}
+
 /* Write md, csv, then the JSON (state kept from `old`, if any). */
 static int write_ticket(struct files *f, const cspf_ticket *t,
 	const cJSON *old, cspf_ticket_ref *ref)
@@ -238,10 +291,15 @@ static int write_ticket(struct files *f, const cspf_ticket *t,
 	if (path_of(&path, f, t->period_label, name, ".md") < 0 ||
 	    cspf_registry_write_file(path.ptr, md.ptr, md.size) < 0)
 		goto out;
-	if (path_of(&path, f, t->period_label, name, ".csv") < 0 ||
-	    cspf_registry_write_file(path.ptr, t->csv ? t->csv : "",
-	    t->csv ? t->csv_len : 0) < 0)
+	if (path_of(&path, f, t->period_label, name, ".csv") < 0)
 		goto out;
+	if (t->csv_path && !t->csv) {
+		if (copy_file(path.ptr, t->csv_path) < 0)
+			goto out;
+	} else if (cspf_registry_write_file(path.ptr, t->csv ? t->csv : "",
+	    t->csv ? t->csv_len : 0) < 0) {
+		goto out;
+	}
 	if (!(text = cJSON_Print(o)))
 		goto oom;
 	if (path_of(&path, f, t->period_label, name, ".json") < 0 ||

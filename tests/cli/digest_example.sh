@@ -45,6 +45,22 @@ EOF
 then ok; else bad "the tickets are not the expected ones"; fi
 N=$(ls "$T/tickets/2026-11-16/"*.json | wc -l)
 if [ "$N" = "$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["tickets"]))' "$SRC/tests/data/digest/expected.json")" ]; then ok; else bad "$N ticket files"; fi
+# Every attachment has one row per event of its ticket (large ones go
+# through a temporary file while the events are read).
+if "$PY" - "$T/tickets/2026-11-16" <<'EOF'
+import csv, glob, json, sys
+bad = 0
+for j in glob.glob(sys.argv[1] + "/*.json"):
+    t = json.load(open(j))
+    if t["kind"] in ("role-members", "user-roles"):
+        continue
+    rows = list(csv.reader(open(j[:-5] + ".csv")))
+    if len(rows) - 1 != t["events"] or rows[0][0] != "time":
+        print(j, len(rows) - 1, "rows for", t["events"], "events")
+        bad += 1
+sys.exit(1 if bad else 0)
+EOF
+then ok; else bad "attachments and their tickets disagree"; fi
 # The unattributed events are listed, with why.
 if grep -q 'unknown target' "$T"/tickets/2026-11-16/unattributed--*.csv &&
    grep -q 'unknown actor' "$T"/tickets/2026-11-16/unattributed--*.csv; then ok; else bad "unattributed tickets say why"; fi
