@@ -138,6 +138,14 @@ struct digest {
 	char tmpdir[256];
 	const char *escalation; /* digest.escalation: events of no account */
 	size_t events_seen;
+	int64_t row_time;       /* add_row()'s last formatted time */
+	char row_stamp[CSPF_TIME_BUFSIZE];
+	/*
+	 * What a target string resolves to (an ARN is seen again and
+	 * again): the dg_owned, or &target_none.  Emptied when it grows
+	 * past TARGET_CACHE.
+	 */
+	cspf_map targets;
 	cspf_http_client *http;
 	int error;              /* first fatal error in a callback */
 };
@@ -155,14 +163,18 @@ static struct report *report_get(struct digest *d, cspf_report_kind kind,
 	char fast[512];
 	int n;
 
-	/* The common case, without an allocation. */
-	n = snprintf(fast, sizeof(fast), "%d\x1f%s",
-		(int)kind + (unattributed ? 100 : 0), recipient);
-	if (n > 0 && (size_t)n < sizeof(fast) &&
-	    (r = cspf_map_get(&d->reports, fast, (size_t)n)))
-		return r;
-	cspf_buf_printf(&key, "%d\x1f%s", (int)kind + (unattributed ? 100 : 0),
-		recipient);
+	/* The common case, without an allocation or a printf. */
+	n = (int)strlen(recipient);
+	if ((size_t)n + 3 < sizeof(fast)) {
+		fast[0] = (char)('a' + (int)kind + (unattributed ? 10 : 0));
+		fast[1] = '\x1f';
+		memcpy(fast + 2, recipient, (size_t)n);
+		if ((r = cspf_map_get(&d->reports, fast, (size_t)n + 2)))
+			return r;
+	}
+	cspf_buf_putc(&key, (char)('a' + (int)kind + (unattributed ? 10 : 0)));
+	cspf_buf_putc(&key, '\x1f');
+	cspf_buf_puts(&key, recipient);
 	if (cspf_buf_oom(&key))
 		return NULL;
 	if ((r = cspf_map_get(&d->reports, key.ptr, key.size))) {
@@ -296,13 +308,16 @@ static int spill(struct digest *d, struct report *r)
 static int add_row(struct digest *d, struct report *r, const cspf_event *ev,
 	const char *why)
 {
-	char t[CSPF_TIME_BUFSIZE];
 	cspf_buf *b = &r->csv;
 
 	if (r->rows == 0 && !r->spill)
 		cspf_buf_puts(b, CSV_HEADER);
-	cspf_time_format(t, ev->time);
-	csv_field(b, t, false);
+	/* Events come in time order, mostly: format each second once. */
+	if (ev->time != d->row_time || !d->row_stamp[0]) {
+		cspf_time_format(d->row_stamp, ev->time);
+		d->row_time = ev->time;
+	}
+	csv_field(b, d->row_stamp, false);
 	csv_field(b, ev->actor, false);
 	csv_field(b, ev->person, false);
 	csv_field(b, ev->role, false);
@@ -323,6 +338,8 @@ static int add_row(struct digest *d, struct report *r, const cspf_event *ev,
 	return 0;
 }
 
+static const char fold_label[] = "(more: see the attachment)";
+
 static int add_group(struct report *r, const char *a, const char *b,
 	const char *c, const char *actor, int64_t when)
 {
@@ -336,23 +353,35 @@ static int add_group(struct report *r, const char *a, const char *b,
 		b = "";
 	if (!c)
 		c = "";
-	if (r->folded || r->group_count >= MAX_GROUPS) {
-		/* Too many to list: the rest by their first part only; the
-		 * attachment has every event. */
-		r->folded = true;
-		b = "(more: see the attachment)";
-		c = "";
-	}
 	{
 		char fast[1024];
-		int n = snprintf(fast, sizeof(fast), "%s\x1f%s\x1f%s", a, b, c);
+		size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
 
 		g = NULL;
-		if (n > 0 && (size_t)n < sizeof(fast))
-			g = cspf_map_get(&r->groups, fast, (size_t)n);
+		if (la + lb + lc + 2 < sizeof(fast)) {
+			memcpy(fast, a, la);
+			fast[la] = '\x1f';
+			memcpy(fast + la + 1, b, lb);
+			fast[la + 1 + lb] = '\x1f';
+			memcpy(fast + la + 2 + lb, c, lc);
+			g = cspf_map_get(&r->groups, fast, la + lb + lc + 2);
+		}
 	}
-	if (!g)
-		cspf_buf_printf(&key, "%s\x1f%s\x1f%s", a, b, c);
+	if (!g && r->group_count >= MAX_GROUPS && a != fold_label) {
+		/*
+		 * Too many to list: the rest by action only (actions are
+		 * few); the attachment has every event.
+		 */
+		r->folded = true;
+		return add_group(r, fold_label, b, "", actor, when);
+	}
+	if (!g) {
+		cspf_buf_puts(&key, a);
+		cspf_buf_putc(&key, '\x1f');
+		cspf_buf_puts(&key, b);
+		cspf_buf_putc(&key, '\x1f');
+		cspf_buf_puts(&key, c);
+	}
 	if (cspf_buf_oom(&key))
 		return cspf_error_set_oom();
 	if (!g && !(g = cspf_map_get(&r->groups, key.ptr, key.size))) {
@@ -387,8 +416,6 @@ static int add_group(struct report *r, const char *a, const char *b,
 static int add_to(struct digest *d, struct report *r, const cspf_event *ev,
 	const char *a, const char *b, const char *c, const char *why)
 {
-	size_t n;
-
 	if (!r)
 		return -1;
 	r->events++;
@@ -396,17 +423,6 @@ static int add_to(struct digest *d, struct report *r, const cspf_event *ev,
 		r->first = ev->time;
 	if (ev->time > r->last)
 		r->last = ev->time;
-	{
-		/* A new key is copied; an old one only has its value
-		 * replaced. */
-		const char *act = ev->action ? ev->action : "?";
-		size_t len = strlen(act);
-
-		n = (size_t)(uintptr_t)cspf_map_get(&r->actions, act, len);
-		if (cspf_map_put(&r->actions, act, len,
-		    (void *)(uintptr_t)(n + 1)) < 0)
-			return cspf_error_set_oom();
-	}
 	if (add_group(r, a, b, c, ev->actor, ev->time) < 0)
 		return -1;
 	return add_row(d, r, ev, why);
@@ -491,6 +507,42 @@ static struct report *unattributed(struct digest *d, struct dg_account *a)
 	return r;
 }
 
+#define TARGET_CACHE 65536
+static char target_none;
+
+/* dg_target_find() through d->targets. */
+static struct dg_owned *target_find(struct digest *d, const char *target,
+	const char *account)
+{
+	char key[1024];
+	size_t tl, al;
+	void *v;
+	struct dg_owned *o;
+
+	if (!target || !*target)
+		return NULL;
+	tl = strlen(target);
+	al = account ? strlen(account) : 0;
+	if (tl + al + 2 > sizeof(key))
+		return dg_target_find(&d->ix, target, account);
+	/* The account matters for names without one (an S3 ARN, a bare
+	 * id): "account \x1f target". */
+	memcpy(key, account ? account : "", al);
+	key[al] = '\x1f';
+	memcpy(key + al + 1, target, tl);
+	if ((v = cspf_map_get(&d->targets, key, al + 1 + tl)))
+		return v == &target_none ? NULL : v;
+	o = dg_target_find(&d->ix, target, account);
+	if (d->targets.count >= TARGET_CACHE) {
+		cspf_map_dispose(&d->targets);
+		d->targets = (cspf_map)CSPF_MAP_STRINGS_INIT;
+	}
+	/* Out of memory only costs the cache. */
+	cspf_map_put(&d->targets, key, al + 1 + tl, o ? (void *)o :
+		(void *)&target_none);
+	return o;
+}
+
 /* The name after "user/" of an IAM user's ARN. */
 static const char *iam_user_name(const char *arn)
 {
@@ -523,11 +575,11 @@ static int add_event(const cspf_event *ev, void *payload)
 		d->opts->progress(&p, d->opts->progress_payload);
 	}
 	if (ev->target) {
-		target = dg_target_find(&d->ix, ev->target, ev->account);
+		target = target_find(d, ev->target, ev->account);
 		target_ok = target != NULL;
 	}
 	if (ev->role)
-		role = dg_target_find(&d->ix, ev->role, ev->account);
+		role = target_find(d, ev->role, ev->account);
 	if (role && !role->role)
 		role = NULL;
 
@@ -990,15 +1042,30 @@ static int render(struct digest *d, struct rendered *x, struct report *r,
 		strlen(x->key), NULL, 0);
 	sodium_bin2hex(x->key_hash, sizeof(x->key_hash), hash, sizeof(hash));
 
+	cspf_map_dispose(&r->actions);
+	r->actions = (cspf_map)CSPF_MAP_STRINGS_INIT;
 	if (!(gs = malloc((r->group_count + 1) * sizeof(*gs))) ||
-	    !(acs = malloc((r->actions.count + 1) * sizeof(*acs))))
+	    !(acs = malloc((r->group_count + 1) * sizeof(*acs))))
 		goto oom;
 	cspf_map_foreach(&r->groups, e)
 		gs[ng++] = e->value;
 	qsort(gs, ng, sizeof(*gs), group_cmp);
-	cspf_map_foreach(&r->actions, e) {
-		acs[na].action = e->key;
-		acs[na++].count = (size_t)(uintptr_t)e->value;
+	/* The actions' counts, from the groups (the action is their
+	 * second part). */
+	if (!pair_kind(r->kind)) {
+		cspf_map_foreach(&r->groups, e) {
+			const struct group *g = e->value;
+			size_t *cnt = cspf_map_gets(&r->actions, g->b);
+
+			if (!cnt) {
+				acs[na].action = g->b;
+				acs[na].count = 0;
+				cnt = &acs[na++].count;
+				if (cspf_map_puts(&r->actions, g->b, cnt) < 0)
+					goto oom;
+			}
+			*cnt += g->count;
+		}
 	}
 	qsort(acs, na, sizeof(*acs), action_cmp);
 
@@ -1868,6 +1935,7 @@ int cspf_digest_run(cspf_digest_result *res, cspf_diags *diags,
 	d.diags = diags;
 	d.reports = (cspf_map)CSPF_MAP_STRINGS_INIT;
 	d.pairs = (cspf_map)CSPF_MAP_STRINGS_INIT;
+	d.targets = (cspf_map)CSPF_MAP_STRINGS_INIT;
 	d.now = opts->now ? opts->now : (int64_t)time(NULL);
 	if (sodium_init() < 0)
 		return cspf_error_set(CSPF_ERROR, CSPF_ERRCLASS_OS,
@@ -1927,6 +1995,7 @@ out:
 	}
 	free(d.pair_list);
 	cspf_map_dispose(&d.pairs);
+	cspf_map_dispose(&d.targets);
 	dg_index_dispose(&d.ix);
 	cspf_http_free(d.http);
 	rmdir(d.tmpdir);

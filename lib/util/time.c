@@ -101,8 +101,41 @@ void cspf_time_format(char out[CSPF_TIME_BUFSIZE], int64_t t)
 	unsigned m, d;
 
 	civil_from_days(days, &y, &m, &d);
-	snprintf(out, CSPF_TIME_BUFSIZE, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d,
-		(int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+	if (y < 0 || y > 9999) {
+		snprintf(out, CSPF_TIME_BUFSIZE, "%04d-%02u-%02uT%02d:%02d:%02dZ",
+			(int)y, m, d, (int)(secs / 3600), (int)(secs / 60 % 60),
+			(int)(secs % 60));
+		return;
+	}
+	/* The common case by hand: a digest formats one per event. */
+	{
+		unsigned int v[6] = { (unsigned)y, m, d,
+			(unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
+			(unsigned)(secs % 60) };
+		char *o = out;
+
+		*o++ = (char)('0' + v[0] / 1000);
+		*o++ = (char)('0' + v[0] / 100 % 10);
+		*o++ = (char)('0' + v[0] / 10 % 10);
+		*o++ = (char)('0' + v[0] % 10);
+		*o++ = '-';
+		*o++ = (char)('0' + v[1] / 10);
+		*o++ = (char)('0' + v[1] % 10);
+		*o++ = '-';
+		*o++ = (char)('0' + v[2] / 10);
+		*o++ = (char)('0' + v[2] % 10);
+		*o++ = 'T';
+		*o++ = (char)('0' + v[3] / 10);
+		*o++ = (char)('0' + v[3] % 10);
+		*o++ = ':';
+		*o++ = (char)('0' + v[4] / 10);
+		*o++ = (char)('0' + v[4] % 10);
+		*o++ = ':';
+		*o++ = (char)('0' + v[5] / 10);
+		*o++ = (char)('0' + v[5] % 10);
+		*o++ = 'Z';
+		*o = '\0';
+	}
 }
 
 int cspf_duration_add(int64_t *out, int64_t from, const char *s)
