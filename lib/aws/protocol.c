@@ -13,6 +13,7 @@
 
 #include "aws_private.h"
 #include "util/error.h"
+#include "util/buf.h"
 #include "util/banned.h"
 
 struct cspf_aws_service {
@@ -234,13 +235,7 @@ int cspf_aws_rest_new(cspf_http_request **out, const cspf_aws_service *svc,
 
 static void copy(char *dst, size_t size, const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (n >= size)
-		n = size - 1;
-	if (n)
-		memcpy(dst, s, n);
-	dst[n] = '\0';
+	cspf_strlcpy(dst, s ? s : "", size);
 }
 
 /*

@@ -141,7 +141,7 @@ static void copy(char *dst, size_t size, const cJSON *o, const char *name)
 	const char *v = cJSON_GetStringValue(
 		cJSON_GetObjectItemCaseSensitive(o, name));
 
-	snprintf(dst, size, "%s", v ? v : "");
+	cspf_strlcpy(dst, v ? v : "", size);
 }
 
 static void ref_from(cspf_ticket_ref *ref, const cJSON *o, const char *name,

@@ -544,13 +544,7 @@ static int gh_post_once(cspf_http_response **out, const struct gh_sink *gs,
 
 static void copy_str(char *dst, size_t size, const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (n >= size)
-		n = size - 1;
-	if (n)
-		memcpy(dst, s, n);
-	dst[n] = '\0';
+	cspf_strlcpy(dst, s ? s : "", size);
 }
 
 static bool has_label(const cJSON *issue, const char *name)

@@ -145,13 +145,7 @@ static size_t utf16_prefix(const char *s, size_t n, size_t max)
 /* Copy at most size-1 bytes of `s` to dst. */
 static void copy_str(char *dst, size_t size, const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (n >= size)
-		n = size - 1;
-	if (n)
-		memcpy(dst, s, n);
-	dst[n] = '\0';
+	cspf_strlcpy(dst, s ? s : "", size);
 }
 
 /* `s` quoted as a JQL string (with the quotes). */

@@ -76,16 +76,8 @@ static void copy_field(char *dst, size_t size, const cJSON *obj,
 	const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-	size_t n;
 
-	dst[0] = '\0';
-	if (!cJSON_IsString(v))
-		return;
-	n = strlen(v->valuestring);
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, v->valuestring, n);
-	dst[n] = '\0';
+	cspf_strlcpy(dst, cJSON_IsString(v) ? v->valuestring : "", size);
 }
 
 int cspf_ticket_marker_parse(cspf_ticket_ref *ref, const char *body,

@@ -175,3 +175,12 @@ void cspf_buf_dispose(cspf_buf *b)
 	b->size = b->asize = 0;
 	b->oom = false;
 }
+
+size_t cspf_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src), k = n < size ? n : size - 1;
+
+	memcpy(dst, src, k);
+	dst[k] = '\0';
+	return n;
+}

@@ -39,4 +39,11 @@ static inline bool cspf_buf_oom(const cspf_buf *b) { return b->oom; }
 char *cspf_buf_detach(cspf_buf *b);
 void cspf_buf_dispose(cspf_buf *b);
 
+/*
+ * Copy `src` into dst[size] (size > 0), cut to fit, always
+ * NUL-terminated (OpenBSD's strlcpy).  Returns strlen(src): a result of
+ * size or more means it was cut.
+ */
+size_t cspf_strlcpy(char *dst, const char *src, size_t size);
+
 #endif
