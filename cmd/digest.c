@@ -25,8 +25,7 @@ void cmd_digest_help(FILE *f)
 "usage: cspf digest [DIR] [--period START/P14D | --previous]\n"
 "                   [--sources SRC[,SRC...]]... [--sink SINK] [--dry-run]\n"
 "                   [--follow-up] [--read-only] [--now TIME] [--ca-file PEM]\n"
-"                   [--max-attempts N] [--rate N] [--format text|json]\n"
-"                   [-v] [-q]\n"
+"                   [--max-attempts N] [--rate N] [--format text|json] [-q]\n"
 "\n"
 "The fortnightly review digest (CSPF 7.7): reads what happened in the\n"
 "period, attributes every event to the owners the registry in DIR\n"
@@ -66,6 +65,7 @@ void cmd_digest_help(FILE *f)
 "  --max-attempts N    tries of each API call (6)\n"
 "  --rate N            API sources: calls per second (CloudTrail: 2)\n"
 "  --format F          text (default) or json\n"
+"  -q, --quiet         print only tickets that failed, and then the summary\n"
 "\n"
 "Exit status: 0 every ticket opened or up to date; 1 some input was\n"
 "malformed (each named, the rest read), a source or ticket failed, or a\n"
@@ -73,7 +73,7 @@ void cmd_digest_help(FILE *f)
 }
 
 struct out {
-	bool json, quiet, verbose, progress;
+	bool json, quiet, progress;
 	cJSON *tickets;         /* --format json */
 	size_t shown;
 };
@@ -319,7 +319,6 @@ int cmd_digest(int argc, char **argv)
 		{ "max-attempts", required_argument, NULL, 'M' },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "format", required_argument, NULL, 'f' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -339,7 +338,7 @@ int cmd_digest(int argc, char **argv)
 
 	memset(&res, 0, sizeof(res));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:vqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o.period = optarg;
@@ -413,9 +412,6 @@ int cmd_digest(int argc, char **argv)
 					"--format is text or json");
 				goto done;
 			}
-			break;
-		case 'v':
-			out.verbose = true;
 			break;
 		case 'q':
 			out.quiet = true;
