@@ -24,7 +24,8 @@ void cmd_digest_help(FILE *f)
 	fputs(
 "usage: cspf digest [DIR] [--period START/P14D | --previous]\n"
 "                   [--sources SRC[,SRC...]]... [--sink SINK] [--dry-run]\n"
-"                   [--follow-up] [--read-only] [--now TIME] [--ca-file PEM]\n"
+"                   [--follow-up] [--read-only] [--inventory SNAPSHOT]\n"
+"                   [--now TIME] [--ca-file PEM]\n"
 "                   [--max-attempts N] [--rate N] [--format text|json] [-q]\n"
 "\n"
 "The fortnightly review digest (CSPF 7.7): reads what happened in the\n"
@@ -60,6 +61,8 @@ void cmd_digest_help(FILE *f)
 "                      still open past their due date, and give each\n"
 "                      team's completion rate\n"
 "  --read-only         keep read-only events (Get*, List*, ...) too\n"
+"  --inventory FILE    a cspf inventory snapshot: the IAM users each\n"
+"                      role's trust policy names are its users too\n"
 "  --now TIME          the time to run at (RFC 3339), for tests\n"
 "  --ca-file PEM       certificates to trust besides the system's\n"
 "  --max-attempts N    tries of each API call (6)\n"
@@ -311,6 +314,7 @@ int cmd_digest(int argc, char **argv)
 		{ "sources", required_argument, NULL, 's' },
 		{ "source", required_argument, NULL, 's' },
 		{ "sink", required_argument, NULL, 'k' },
+		{ "inventory", required_argument, NULL, 'I' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "follow-up", no_argument, NULL, 'F' },
 		{ "read-only", no_argument, NULL, 'r' },
@@ -372,6 +376,9 @@ int cmd_digest(int argc, char **argv)
 			break;
 		case 'k':
 			o.sink = optarg;
+			break;
+		case 'I':
+			o.inventory = optarg;
 			break;
 		case 'n':
 			o.dry_run = true;

@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "cspf/digest.h"
+#include "cspf/json.h"
 #include "cspf/time.h"
 #include "cspf/vault.h"
 #include "digest/core.h"
@@ -114,6 +115,7 @@ struct pair {
 	struct dg_owned *owned;
 	char *user;
 	bool registry;          /* a member by the registry */
+	bool trusted;           /* its trust policy names them (inventory) */
 	size_t assumed;         /* times seen assuming it */
 	int64_t last;
 };
@@ -433,8 +435,10 @@ static const char *team_recipient(const struct dg_team *t)
 	return t->contact ? t->contact : t->id;
 }
 
+enum { PAIR_ASSUMED, PAIR_REGISTRY, PAIR_TRUSTED };
+
 static int add_pair(struct digest *d, const cspf_entity *role,
-	struct dg_owned *owned, const char *user, bool registry, int64_t when)
+	struct dg_owned *owned, const char *user, int how, int64_t when)
 {
 	cspf_buf key = CSPF_BUF_INIT;
 	struct pair *p;
@@ -476,8 +480,10 @@ static int add_pair(struct digest *d, const cspf_entity *role,
 	}
 	free(lower);
 	cspf_buf_dispose(&key);
-	if (registry)
+	if (how == PAIR_REGISTRY)
 		p->registry = true;
+	else if (how == PAIR_TRUSTED)
+		p->trusted = true;
 	else
 		p->assumed++;
 	if (when > p->last)
@@ -635,7 +641,7 @@ static int add_event(const cspf_event *ev, void *payload)
 				ev->assumed_role, ev->account);
 
 			if (ar && ar->role && add_pair(d, ar->entity, ar,
-			    person->email, false, ev->time) < 0)
+			    person->email, PAIR_ASSUMED, ev->time) < 0)
 				goto fail;
 		}
 		return 0;
@@ -670,7 +676,7 @@ static int add_event(const cspf_event *ev, void *payload)
 			ev->account);
 
 		if (ar && ar->role && add_pair(d, ar->entity, ar,
-		    person->email, false, ev->time) < 0)
+		    person->email, PAIR_ASSUMED, ev->time) < 0)
 			goto fail;
 	}
 
@@ -709,9 +715,56 @@ static int add_registry_members(struct digest *d)
 		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(e->json,
 		    "members"))
 			if (cJSON_IsString(m) && add_pair(d, e, o,
-			    m->valuestring, true, 0) < 0)
+			    m->valuestring, PAIR_REGISTRY, 0) < 0)
 				return -1;
 	}
+	return 0;
+}
+
+/*
+ * The principals each role's trust policy names, from an inventory
+ * snapshot: IAM users that are people (by name, as the CloudTrail
+ * source maps them) are the role's users too.
+ */
+static int add_inventory_members(struct digest *d)
+{
+	const cJSON *acct, *role, *arn;
+	cspf_json_doc *doc = NULL;
+	int error;
+
+	if (!d->opts->inventory)
+		return 0;
+	if ((error = cspf_json_load_file(&doc, d->opts->inventory,
+	    NULL)) < 0)
+		return error;
+	cJSON_ArrayForEach(acct, cJSON_GetObjectItemCaseSensitive(
+	    cspf_json_doc_root(doc), "accounts"))
+		cJSON_ArrayForEach(role, cJSON_GetObjectItemCaseSensitive(acct,
+		    "roles")) {
+			const char *ra = cJSON_GetStringValue(
+				cJSON_GetObjectItemCaseSensitive(role, "arn"));
+			struct dg_owned *o = ra ? target_find(d, ra, NULL) :
+				NULL;
+
+			if (!o || !o->role)
+				continue;
+			cJSON_ArrayForEach(arn, cJSON_GetObjectItemCaseSensitive(
+			    role, "trusted")) {
+				const char *name = cJSON_IsString(arn) ?
+					iam_user_name(arn->valuestring) : NULL;
+				struct dg_person *p = name ?
+					dg_person_find(&d->ix, name) : NULL;
+
+				if (!p || p == (void *)&d->ix.unknown_team)
+					continue;
+				if (add_pair(d, o->entity, o, p->email,
+				    PAIR_TRUSTED, 0) < 0) {
+					cspf_json_doc_free(doc);
+					return -1;
+				}
+			}
+		}
+	cspf_json_doc_free(doc);
 	return 0;
 }
 
@@ -730,14 +783,13 @@ static int pair_reports(struct digest *d)
 
 		if (person == (void *)&d->ix.unknown_team)
 			person = NULL;
-		if (p->registry && p->assumed)
-			snprintf(how, sizeof(how), "registry member; assumed "
-				"it %zu times", p->assumed);
-		else if (p->registry)
-			snprintf(how, sizeof(how), "registry member");
-		else
-			snprintf(how, sizeof(how), "not a registry member; "
-				"assumed it %zu times", p->assumed);
+		snprintf(how, sizeof(how), "%s%s%s", p->registry ?
+			"registry member" : "not a registry member",
+			p->trusted ? "; its trust policy names them" : "",
+			p->assumed ? "; assumed it" : "");
+		if (p->assumed)
+			snprintf(how + strlen(how), sizeof(how) - strlen(how),
+				" %zu times", p->assumed);
 		if (p->owned && p->owned->owner) {
 			r = report_get(d, CSPF_REPORT_ROLE_MEMBERS,
 				team_recipient(p->owned->owner),
@@ -1956,7 +2008,8 @@ int cspf_digest_run(cspf_digest_result *res, cspf_diags *diags,
 	if (!opts->follow_up_only) {
 		if (read_sources(&d) < 0)
 			goto out;
-		if (add_registry_members(&d) < 0 || pair_reports(&d) < 0)
+		if (add_registry_members(&d) < 0 ||
+		    add_inventory_members(&d) < 0 || pair_reports(&d) < 0)
 			goto out;
 		qsort(d.list, d.count, sizeof(*d.list), report_order);
 		for (i = 0; i < d.count; i++) {

@@ -556,6 +556,14 @@ static void on_roles(struct inv_account *a, cspf_http_request *req,
 			add_text(r, "arn", m, "Arn");
 			add_text(r, "path", m, "Path");
 			add_xml_time(r, "created", m, "CreateDate");
+			{
+				char *policy = cspf_aws_xml_get(m,
+					"AssumeRolePolicyDocument");
+
+				if (policy)
+					inv_add_trusted(r, NULL, policy);
+				free(policy);
+			}
 			iam_call(x, "GetRole", "RoleName", name, NULL, on_role,
 				ctx_new(x, r, name, 0));
 			free(name);

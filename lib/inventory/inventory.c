@@ -13,6 +13,7 @@
 #include "inventory_private.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/uri.h"
 #include "util/map.h"
 
 static const struct inv_provider *const providers[] = {
@@ -608,4 +609,76 @@ out:
 	cJSON_Delete(dirs);
 	cJSON_Delete(included);
 	return r;
+}
+
+static bool allows_assume(const cJSON *action)
+{
+	const cJSON *a;
+
+	if (cJSON_IsString(action))
+		return strncmp(action->valuestring, "sts:AssumeRole", 14) == 0 ||
+			strcmp(action->valuestring, "sts:*") == 0 ||
+			strcmp(action->valuestring, "*") == 0;
+	cJSON_ArrayForEach(a, action)
+		if (allows_assume(a))
+			return true;
+	return false;
+}
+
+static void add_principals(cJSON *out, const cJSON *aws)
+{
+	const cJSON *p;
+
+	if (cJSON_IsString(aws)) {
+		cJSON_ArrayForEach(p, out)
+			if (strcmp(p->valuestring, aws->valuestring) == 0)
+				return;
+		cJSON_AddItemToArray(out, cJSON_CreateString(aws->valuestring));
+		return;
+	}
+	cJSON_ArrayForEach(p, aws)
+		if (cJSON_IsString(p))
+			add_principals(out, p);
+}
+
+/* One statement: its AWS principals, when it allows assuming the role. */
+static void statement(cJSON *out, const cJSON *one)
+{
+	const char *effect = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(one, "Effect"));
+
+	if (!effect || strcmp(effect, "Allow") != 0 ||
+	    !allows_assume(cJSON_GetObjectItemCaseSensitive(one, "Action")))
+		return;
+	add_principals(out, cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(one, "Principal"), "AWS"));
+}
+
+void inv_add_trusted(cJSON *role, const cJSON *policy, const char *text)
+{
+	cJSON *parsed = NULL, *out;
+	const cJSON *st, *one;
+	char *plain = NULL;
+
+	if (!policy && text) {
+		/* IAM's query API returns it URL-encoded. */
+		if (strchr(text, '%'))
+			plain = cspf_uri_percent_decode(text, strlen(text));
+		parsed = cJSON_Parse(plain ? plain : text);
+		free(plain);
+		policy = parsed;
+	}
+	st = cJSON_GetObjectItemCaseSensitive(policy, "Statement");
+	if (st && (out = cJSON_CreateArray())) {
+		if (cJSON_IsObject(st))
+			statement(out, st);
+		else
+			cJSON_ArrayForEach(one, st)
+				statement(out, one);
+		if (cJSON_GetArraySize(out) > 0)
+			cJSON_AddItemToObject(role, "trusted", out);
+		else
+			cJSON_Delete(out);
+	}
+	cJSON_Delete(parsed);
 }

@@ -84,6 +84,14 @@ int inv_add_time(cJSON *obj, const char *key, int64_t t);
  * nothing added when it does not parse. */
 int inv_add_time_str(cJSON *obj, const char *key, const char *s);
 
+/*
+ * A role's "trusted": the AWS principals (ARNs) its trust policy allows
+ * sts:AssumeRole* - given as the policy's JSON object, or as its text,
+ * URL-encoded as IAM returns it.  Nothing is added when the policy says
+ * none (or cannot be read: the role is still listed).
+ */
+void inv_add_trusted(cJSON *role, const cJSON *policy, const char *text);
+
 /* Member `k` of `o` when it is a string, else NULL. */
 static inline const char *jstr(const cJSON *o, const char *k)
 {

@@ -78,6 +78,13 @@ int cspf_inventory_aws_offline(FILE *out, const cspf_registry *reg,
 			inv_add_time_str(r, "created", jstr(x, "CreateDate"));
 			inv_add_time_str(r, "last_used",
 				jstr(used, "LastUsedDate"));
+			{
+				const cJSON *pol = cJSON_GetObjectItemCaseSensitive(
+					x, "AssumeRolePolicyDocument");
+
+				inv_add_trusted(r, cJSON_IsObject(pol) ? pol :
+					NULL, cJSON_GetStringValue(pol));
+			}
 		}
 	}
 	if (report) {

@@ -92,6 +92,27 @@ run digest "$R" --follow-up --sink "files:$TK" --now 2026-12-02T09:00:00Z
 if grep -q '^escalated' "$OUT"; then bad "escalated twice"; else ok; fi
 expect_out "0 escalated now" "the second follow-up escalates none"
 
+# ---- an inventory snapshot: who a role's trust policy lets assume it ----
+cat > "$T/snap.json" <<'EOF'
+{"cspf_snapshot": 1, "generated": "2026-11-23T06:00:00Z", "accounts": [
+ {"provider": "aws", "id": "314159265358", "status": "ok", "roles": [
+  {"name": "payments-api-runtime",
+   "arn": "arn:aws:iam::314159265358:role/payments-api-runtime",
+   "trusted": ["arn:aws:iam::314159265358:user/priya.patel",
+               "arn:aws:iam::314159265358:user/nobody",
+               "arn:aws:iam::314159265358:root"]}]}]}
+EOF
+run digest "$R" --sources git --sink "files:$TK" --now $NOW --dry-run
+if grep -q 'role-members     payments@example.com' "$OUT"; then bad "payments' role has users without the snapshot"; else ok; fi
+run digest "$R" --sources git --sink "files:$T/tk-inv" --now $NOW --inventory "$T/snap.json"
+expect_rc 0 "digest with an inventory snapshot"
+expect_out "created    role-members     payments@example.com" "the trusted user is the role's user"
+expect_out "created    user-roles       hannah.schmidt@example.com" "and her manager reviews her role"
+if grep -q 'priya.patel@example.com.*its trust policy names them' "$T/tk-inv/2026-11-16/role-members--payments@example.com.md"; then ok; else bad "the ticket says why she is listed"; fi
+if grep -q 'nobody' "$T/tk-inv/2026-11-16/role-members--payments@example.com.md"; then bad "a principal who is no person was listed"; else ok; fi
+run digest "$R" --sources git --sink "files:$T/tk-inv" --now $NOW --inventory "$T/none.json"
+expect_rc 2 "a snapshot that does not exist"
+
 # ---- JSON output ----
 run digest "$R" --sources git --sink "files:$TK" --now $NOW --dry-run --format json
 expect_rc 0 "json"

@@ -98,6 +98,17 @@ findings() {
 run inventory "$T/reg" --out "$T/snap.json" --concurrency 8
 expect_rc 0 "inventory: every account read"
 expect_err "4 accounts inventoried, 0 with errors" "inventory: summary"
+# A role's trust policy: the principals that may assume it (for cspf
+# digest's users assigned to roles).
+if "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+roles = {r["name"]: r for a in d["accounts"] for r in a.get("roles", [])}
+t = roles["user-ami-generator"].get("trusted")
+assert t == ["arn:aws:iam::271828182845:user/olivia.martin",
+             "arn:aws:iam::271828182845:user/sofia.garcia"], t
+assert "trusted" not in roles["payments-api-runtime"]
+' "$T/snap.json"; then ok; else bad "inventory: the trust policy's principals"; fi
 run drift "$T/reg" --snapshot "$T/snap.json" --now $NOW
 expect_rc 1 "drift: findings"
 got=$(findings "$OUT")

@@ -240,16 +240,30 @@ def main():
             used = yesterday
             if "unused-role" in plants and rn == "payments-api-runtime":
                 used = now - dt.timedelta(days=120)
-            roles.append({"name": rn, "created": ts(now - dt.timedelta(
+            role = {"name": rn, "created": ts(now - dt.timedelta(
                 days=365)), "path": "/", "last_used": {
-                    "date": ts(used), "region": regions[0]}})
+                    "date": ts(used), "region": regions[0]}}
+            # Its members may assume it: IAM users named as their
+            # e-mail's local part (what cspf digest maps back).
+            trusted = ["arn:aws:iam::%s:user/%s" % (aid, m.split("@")[0])
+                       for m in v.get("members", [])]
+            if trusted:
+                role["assume_role_policy"] = {
+                    "Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"AWS": trusted}}]}
+            roles.append(role)
         for r in sorted(roles, key=lambda r: r["name"]):
             st["roles"].append(r)
-            sn["roles"].append({
+            snr = {
                 "name": r["name"],
                 "arn": "arn:aws:iam::%s:role/%s" % (aid, r["name"]),
                 "path": r["path"], "created": r["created"],
-                "last_used": r["last_used"]["date"]})
+                "last_used": r["last_used"]["date"]}
+            if "assume_role_policy" in r:
+                snr["trusted"] = r["assume_role_policy"]["Statement"][0][
+                    "Principal"]["AWS"]
+            sn["roles"].append(snr)
         for k, v in sorted(assets.items()):
             if not k.startswith("assets/bucket/") or \
                     v.get("account") != aid_path:

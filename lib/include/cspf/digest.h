@@ -84,6 +84,11 @@ typedef struct cspf_digest_options {
 	 * default one.
 	 */
 	const char *sink;
+	/*
+	 * An inventory snapshot (cspf inventory): the principals each
+	 * role's trust policy lets assume it count as its users.
+	 */
+	const char *inventory;
 	bool dry_run;             /* open nothing: say what would be opened */
 	bool read_only;           /* keep read-only events */
 	bool follow_up;           /* also follow up the previous period */
