@@ -88,7 +88,7 @@ struct group {
 	size_t count;
 	int64_t first, last;
 	char *actors[3];        /* a few of the actors */
-	size_t actor_count;     /* distinct, as far as counted */
+	bool more_actors;       /* some actor is not among the three */
 };
 
 struct report {
@@ -408,9 +408,10 @@ static int add_group(struct report *r, const char *a, const char *b,
 		for (i = 0; i < 3 && g->actors[i]; i++)
 			if (strcmp(g->actors[i], actor) == 0)
 				return 0;
-		if (i < 3 && !(g->actors[i] = strdup(actor)))
+		if (i == 3)
+			g->more_actors = true;
+		else if (!(g->actors[i] = strdup(actor)))
 			return cspf_error_set_oom();
-		g->actor_count++;
 	}
 	return 0;
 }
@@ -1219,8 +1220,9 @@ static int render(struct digest *d, struct rendered *x, struct report *r,
 				cspf_buf_puts(&b, ", ");
 			md_cell(&b, g->actors[k]);
 		}
-		if (g->actor_count > 3)
-			cspf_buf_printf(&b, " and %zu more", g->actor_count - 3);
+		if (g->more_actors)
+			cspf_buf_puts(&b, " and others (the attachment has "
+				"them all)");
 		cspf_buf_puts(&b, " |\n");
 	}
 	snprintf(x->csv_name, sizeof(x->csv_name), "%s-%s-%s.csv",
