@@ -1448,7 +1448,8 @@ static int sink_prepare(struct digest *d, struct sink *s, const char *spec)
 		cJSON_GetObjectItemCaseSensitive(cspf_registry_config(d->reg),
 		"ticket_sinks"), spec);
 	const char *type, *v;
-	bool dry = d->opts->dry_run;
+	/* A dry run opens a sink only to read it (--follow-up lists). */
+	bool dry = d->opts->dry_run && !d->opts->follow_up_only;
 
 	if (!cfg && strncmp(spec, "files:", 6) == 0) {
 		s->ops = &cspf_sink_files;
@@ -1573,7 +1574,7 @@ static struct sink *sink_get(struct digest *d, struct sinks *ss,
 	ss->list[ss->count++] = s;
 	if (sink_prepare(d, s, spec) < 0)
 		goto failed;
-	if (d->opts->dry_run)
+	if (d->opts->dry_run && !d->opts->follow_up_only)
 		return s;
 	if (s->ops != &cspf_sink_files && ensure_http(d) < 0)
 		goto failed;
@@ -1868,7 +1869,13 @@ static int follow_up(struct digest *d, struct sinks *ss)
 	for (i = 0; i < n; i++) {
 		struct sink *s = ss->list[i];
 
-		if (s->failed || !s->opened)
+		if (s->failed) {
+			cspf_diags_add(d->diags, CSPF_SEVERITY_ERROR,
+				"digest-sink", NULL, NULL, NULL, NULL, s->error);
+			d->res->failed++;
+			continue;
+		}
+		if (!s->opened)
 			continue;
 		memset(&f, 0, sizeof(f));
 		f.d = d;

@@ -80,6 +80,10 @@ expect_rc 0 "follow-up before the due date: nothing overdue"
 expect_out "0 overdue" "none overdue yet"
 run digest "$R" --follow-up --previous --sink "files:$TK" --now 2026-12-01T09:00:00Z
 expect_rc 0 "--previous of the next period is the one before it"
+run digest "$R" --follow-up --dry-run --sink "files:$TK" --now 2026-12-01T09:00:00Z
+expect_rc 1 "follow-up dry run: the overdue are findings"
+if grep -q '^overdue' "$OUT" && ! grep -q '^escalated' "$OUT"; then ok; else bad "a dry run lists the overdue and escalates none"; fi
+if grep -q 'Overdue' "$P/resource-actions--payments@example.com.md"; then bad "a dry run commented"; else ok; fi
 run digest "$R" --follow-up --sink "files:$TK" --now 2026-12-01T09:00:00Z
 expect_rc 1 "follow-up past the due date: findings"
 ESC=$(grep -c '^escalated' "$OUT")
